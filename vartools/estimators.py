@@ -1,0 +1,401 @@
+"""Base gradient estimators, the ``Batch`` they produce, and ``make_estimator``.
+
+A base estimator maps ``(problem, n, rng, reps)`` to a ``Batch``: the samples
+x (*R, n, *event), f(x) (*R, n), the score (*R, n, p) when the estimator has one,
+and per-sample gradient terms (*R, n, p). The gradient estimate is always
+``batch.terms.mean(axis=-2)``, shape (*R, p). Control variates (see
+``vartools.control_variates``) rewrite the terms; ``make_estimator`` wraps a base
+estimator, a chain of control variates and a sampler into one ``Estimator``.
+
+Example:
+    >>> import numpy as np
+    >>> from vartools.distributions import Bernoulli
+    >>> from vartools.problems import Problem
+    >>> prob = Problem("toy", Bernoulli([0.0, 1.0]), lambda b: (b * b[..., ::-1]).sum(-1))
+    >>> est = make_estimator(score_function)
+    >>> g, state = est(prob, 4, rng=np.random.default_rng(0), reps=(10,))
+    >>> g.shape
+    (10, 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from vartools._validation import check_positive_int, check_reps, short_repr
+from vartools.control_variates import ControlVariate, chain
+from vartools.problems import Problem
+from vartools.sampling import Sampler, iid
+
+__all__ = [
+    "BaseEstimator",
+    "Batch",
+    "Estimator",
+    "make_estimator",
+    "pathwise",
+    "score_function",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """One batch of per-sample gradient terms, vectorised over replicates.
+
+    The per-sample terms are kept in a factored form so that baselines cost
+    O(R n) rather than O(R n p): ``terms = weight[..., None] * score + extra``,
+    where either part may be None. ``terms`` materialises them (cached);
+    ``estimate`` contracts them without an (R, n, p) temporary.
+
+    Attributes:
+        x: samples, (*R, n, *event).
+        fx: f(x), (*R, n).
+        score: grad_theta log p(x), (*R, n, p), or None for estimators without one.
+        n_evals: evaluations of f (or of f and its gradient) per estimate.
+        weight: per-sample multiplier of the score, (*R, n), or None.
+        extra: further per-sample terms, (*R, n, p), or None.
+        noise: the base noise x was made from, (*R, n, *event), when known.
+        independent: whether the n samples of a replicate are independent (False for
+            antithetic or quasi-Monte Carlo draws; leave-one-out baselines need True).
+        info: diagnostics added by control variates (fitted coefficients, ...).
+    """
+
+    x: np.ndarray
+    fx: np.ndarray
+    score: np.ndarray | None
+    n_evals: int
+    weight: np.ndarray | None = None
+    extra: np.ndarray | None = None
+    noise: np.ndarray | None = None
+    independent: bool = True
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.weight is None and self.extra is None:
+            raise ValueError("a Batch needs per-sample terms: pass weight (with score) or extra")
+        if self.weight is not None and self.score is None:
+            raise ValueError("a Batch with a score weight needs the score")
+
+    @property
+    def n(self) -> int:
+        """Number of samples per replicate."""
+        return int(self.fx.shape[-1])
+
+    @cached_property
+    def terms(self) -> np.ndarray:
+        """Per-sample gradient terms, (*R, n, p)."""
+        out: np.ndarray | None = None
+        if self.weight is not None:
+            assert self.score is not None
+            out = self.weight[..., None] * self.score
+        if self.extra is not None:
+            out = self.extra if out is None else out + self.extra
+        assert out is not None
+        return out
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """The gradient estimate terms.mean(axis=-2), shape (*R, p)."""
+        if "terms" in self.__dict__:
+            cached: np.ndarray = self.__dict__["terms"]
+            return cached.mean(axis=-2)
+        est: np.ndarray | None = None
+        if self.weight is not None:
+            assert self.score is not None
+            est = np.matmul(self.weight[..., None, :], self.score)[..., 0, :] / self.n
+        if self.extra is not None:
+            e = self.extra.mean(axis=-2)
+            est = e if est is None else est + e
+        assert est is not None
+        return est
+
+    def with_terms(self, terms: np.ndarray) -> Batch:
+        """A copy whose per-sample terms are ``terms`` (*R, n, p)."""
+        return replace(self, weight=None, extra=terms)
+
+    def replace(self, **changes: Any) -> Batch:
+        """A copy with some fields changed (inputs are never mutated)."""
+        return replace(self, **changes)
+
+    def with_info(self, **items: Any) -> Batch:
+        """A copy with diagnostics added to ``info``."""
+        return replace(self, info={**self.info, **items})
+
+
+DrawFn = Callable[..., Batch]
+
+
+@dataclass(frozen=True, eq=False)
+class BaseEstimator:
+    """A base estimator: the unit that draws samples and produces per-sample terms.
+
+    Args:
+        name: label used in tables.
+        from_noise: (problem, noise, independent) -> Batch, for the sampler's noise
+            (*R, n, *event).
+        from_samples: (problem, x) -> Batch when the terms depend on the outcomes x
+            only (exact enumeration of discrete problems uses it), else None.
+        draw: (problem, n, rng, reps, sampler) -> Batch for estimators that draw in
+            their own way (ARM, measure-valued); default: the sampler's noise, then
+            ``from_noise``.
+        unbiased: whether E[estimate] is the true gradient.
+        needs_grad: whether f's gradient is required.
+        per_sample: whether each sample's terms depend on that sample only.
+    """
+
+    name: str
+    from_noise: Callable[[Problem, np.ndarray, bool], Batch]
+    from_samples: Callable[[Problem, np.ndarray], Batch] | None = None
+    draw: DrawFn | None = None
+    unbiased: bool = True
+    needs_grad: bool = False
+    per_sample: bool = True
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.doc:  # the instance's help() text: formula, source, cost, bias
+            object.__setattr__(self, "__doc__", self.doc)
+
+    def __call__(
+        self,
+        problem: Problem,
+        n: int,
+        *,
+        rng: np.random.Generator,
+        reps: Any = (),
+        sampler: Sampler | None = None,
+    ) -> Batch:
+        """Draw one batch: n samples per replicate, shape (*reps, n, ...)."""
+        sampler = iid() if sampler is None else sampler
+        if self.draw is not None:
+            return self.draw(problem, n, rng, reps, sampler)
+        noise = sampler.draw(problem.dist, n, rng=rng, reps=reps)
+        return self.from_noise(problem, noise, sampler.independent)
+
+
+def _sf_from_samples(
+    problem: Problem, x: np.ndarray, noise: np.ndarray | None = None, independent: bool = True
+) -> Batch:
+    fx = problem.evaluate(x)
+    score = problem.dist.score(x)
+    return Batch(
+        x=x,
+        fx=fx,
+        score=score,
+        weight=fx,
+        n_evals=int(fx.shape[-1]),
+        noise=noise,
+        independent=independent,
+    )
+
+
+def _sf_from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
+    return _sf_from_samples(problem, problem.dist.transform(noise), noise, independent)
+
+
+score_function = BaseEstimator(
+    name="sf",
+    from_noise=_sf_from_noise,
+    from_samples=_sf_from_samples,
+    doc="""Score-function (REINFORCE, likelihood-ratio) estimator.
+
+terms_i = f(x_i) grad_theta log p(x_i; theta), x_i ~ p (Williams 1992; Mohamed et al.
+2020, eq. 13). Unbiased; n evaluations of f per estimate.
+""",
+)
+
+
+def _pathwise_from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
+    dist = problem.dist
+    if not dist.reparameterized:
+        raise TypeError(
+            f"the pathwise estimator needs a reparameterised distribution (e.g. Normal); "
+            f"problem {problem.name!r} samples from {type(dist).__name__}; use score_function"
+        )
+    x = dist.transform(noise)
+    grad = problem.evaluate_grad(x)
+    fx = problem.evaluate(x)
+    terms = dist.transform_vjp(noise, grad)  # type: ignore[attr-defined]
+    return Batch(
+        x=x,
+        fx=fx,
+        score=None,
+        extra=terms,
+        n_evals=int(fx.shape[-1]),
+        noise=noise,
+        independent=independent,
+    )
+
+
+pathwise = BaseEstimator(
+    name="pathwise",
+    from_noise=_pathwise_from_noise,
+    needs_grad=True,
+    doc="""Pathwise (reparameterisation) estimator.
+
+terms_i = grad_x f(x_i) dx/dtheta at x_i = loc + scale * e_i (Mohamed et al. 2020, sec. 5).
+Unbiased for f continuous and differentiable almost everywhere (biased for
+discontinuous f, e.g. a digital option's delta); n evaluations of f and its gradient.
+""",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Estimator:
+    """A base estimator, a chain of control variates and a sampler, composed.
+
+    Build with ``make_estimator``. Calling it returns ``(estimate, state)`` with the
+    estimate of shape (*reps, p); ``batch`` returns the whole ``Batch``.
+    """
+
+    base: BaseEstimator
+    cv: ControlVariate
+    sampler: Sampler
+    name: str
+
+    @property
+    def biased(self) -> bool:
+        """True when the base estimator or a control variate is knowingly biased."""
+        return (not self.base.unbiased) or self.cv.biased or (not self.sampler.unbiased)
+
+    @property
+    def stateful(self) -> bool:
+        """True when a control variate keeps state between batches."""
+        return self.cv.stateful
+
+    @property
+    def min_n(self) -> int:
+        """Smallest number of samples per estimate the chain accepts."""
+        return max(self.cv.min_n, self.sampler.min_n)
+
+    def init(self, problem: Problem) -> Any:
+        """Initial state of the control-variate chain for ``problem``."""
+        return self.cv.init(problem)
+
+    def check(self, problem: Problem, n: int) -> int:
+        """Validate ``n`` and the problem for this estimator; return n as an int."""
+        n = check_positive_int(n, "n")
+        if n < self.min_n:
+            raise ValueError(
+                f"n={n} is too small for estimator {self.name!r}: it needs n >= {self.min_n} "
+                "samples per estimate (a leave-one-out baseline needs at least 2)"
+            )
+        if self.base.needs_grad and problem.grad_f is None:
+            problem.evaluate_grad(np.zeros((1, *problem.dist.event_shape)))  # raises clearly
+        return n
+
+    def batch(
+        self,
+        problem: Problem,
+        n: int,
+        *,
+        rng: np.random.Generator,
+        reps: Any = (),
+        state: Any = None,
+    ) -> tuple[Batch, Any]:
+        """Draw a batch and apply the control variates: ``(batch, new_state)``."""
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(
+                f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), "
+                f"got {short_repr(rng)}"
+            )
+        n = self.check(problem, n)
+        reps = check_reps(reps)
+        if state is None:
+            state = self.init(problem)
+        b = self.base(problem, n, rng=rng, reps=reps, sampler=self.sampler)
+        return self.cv.apply(b, state, problem)
+
+    def from_samples(self, problem: Problem, x: np.ndarray, state: Any = None) -> Batch:
+        """The batch for given outcomes x (*R, n, *event): used by exact enumeration."""
+        if self.base.from_samples is None:
+            raise TypeError(
+                f"estimator {self.name!r} does not depend on the outcomes alone and cannot be "
+                "enumerated; measure it by Monte Carlo"
+            )
+        n = self.check(problem, x.shape[x.ndim - len(problem.dist.event_shape) - 1])
+        del n
+        if state is None:
+            state = self.init(problem)
+        b = self.base.from_samples(problem, x)
+        return self.cv.apply(b, state, problem)[0]
+
+    def from_noise(self, problem: Problem, noise: np.ndarray, state: Any = None) -> Batch:
+        """The batch for given iid base noise (*R, n, *event): used by quadrature oracles."""
+        if self.base.draw is not None:
+            raise TypeError(
+                f"estimator {self.name!r} draws its own randomness and has no noise mapping"
+            )
+        if state is None:
+            state = self.init(problem)
+        return self.cv.apply(self.base.from_noise(problem, noise, True), state, problem)[0]
+
+    def __call__(
+        self,
+        problem: Problem,
+        n: int,
+        *,
+        rng: np.random.Generator,
+        reps: Any = (),
+        state: Any = None,
+    ) -> tuple[np.ndarray, Any]:
+        """Draw one estimate per replicate: ``(estimate (*reps, p), new_state)``."""
+        b, state = self.batch(problem, n, rng=rng, reps=reps, state=state)
+        return b.estimate, state
+
+
+def make_estimator(
+    base: BaseEstimator,
+    *cvs: ControlVariate,
+    sampler: Sampler | None = None,
+    name: str | None = None,
+) -> Estimator:
+    """Compose a base estimator with control variates (applied in order) and a sampler.
+
+    Args:
+        base: e.g. ``score_function`` or ``pathwise``.
+        *cvs: control variates, applied in the order given.
+        sampler: how the noise is drawn (default ``iid()``).
+        name: label for tables (default: the parts joined with ``+``).
+
+    Returns:
+        An ``Estimator``.
+
+    Example:
+        >>> from vartools.control_variates import loo_baseline
+        >>> make_estimator(score_function, loo_baseline()).name
+        'sf+loo'
+    """
+    if not isinstance(base, BaseEstimator):
+        raise TypeError(
+            f"base must be a BaseEstimator such as vartools.score_function, got {short_repr(base)}"
+        )
+    for i, cv in enumerate(cvs):
+        if not isinstance(cv, ControlVariate):
+            raise TypeError(
+                f"control variate {i} must be a ControlVariate (e.g. vartools.loo_baseline()), "
+                f"got {short_repr(cv)}"
+            )
+    sampler = iid() if sampler is None else sampler
+    if not isinstance(sampler, Sampler):
+        raise TypeError(f"sampler must be a vartools Sampler, got {short_repr(sampler)}")
+    if base.draw is not None and sampler.name != "iid":
+        raise ValueError(
+            f"base estimator {base.name!r} draws its own samples and cannot use sampler "
+            f"{sampler.name!r}; use the default iid sampler"
+        )
+    cv = chain(*cvs)
+    if cv.requires_independent and not sampler.independent:
+        raise ValueError(
+            f"control variate {cv.name!r} needs independent samples but sampler "
+            f"{sampler.name!r} draws dependent ones, which would bias the estimate; use a "
+            "baseline fitted on other batches (e.g. ema_baseline) with this sampler"
+        )
+    parts = [base.name, *(c.name for c in cvs)]
+    if sampler.name != "iid":
+        parts.append(sampler.name)
+    return Estimator(base=base, cv=cv, sampler=sampler, name=name or "+".join(parts))

@@ -1,0 +1,165 @@
+"""Statistics of replicated estimates: variance with a standard error and CI, paired ratios.
+
+Everything here is a pure function of replicate arrays ``e`` of shape (R, p)
+(independent replicates of a whole estimator).
+
+- Variance: the unbiased sample variance s^2 per coordinate. Its standard error
+  uses the fourth moment (not the normal-theory 2 s^4 / (R - 1), which is wrong for
+  the skewed, heavy-tailed estimates score-function estimators give): with the
+  influence psi_r = (e_r - mean)^2 - s^2, SE = sd(psi) / sqrt(R).
+- CI: asymptotic normal on the log scale (delta method),
+  s^2 exp(+-z SE / s^2), which keeps the interval positive and is better
+  calibrated for skewed estimates; coverage is checked by a slow test.
+- Ratio of variances of two estimators run on common random numbers: paired delta
+  method on log(s_a^2 / s_b^2) with influence psi_a / s_a^2 - psi_b / s_b^2.
+- Aggregates over coordinates (mean, trace) use the averaged influence, so their
+  CIs account for correlation between coordinates.
+
+Example:
+    >>> import numpy as np
+    >>> e = np.random.default_rng(0).normal(size=(4000, 2))
+    >>> s = replicate_stats(e)
+    >>> bool(np.all((s["variance_lo"] < 1) & (1 < s["variance_hi"])))
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["aggregate_stats", "paired_ratio", "replicate_stats", "z_value"]
+
+
+def z_value(confidence: float) -> float:
+    """Two-sided normal quantile for a confidence level in (0, 1)."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    return float(stats.norm.ppf(0.5 + confidence / 2))
+
+
+def _influence(e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean = e.mean(axis=0)
+    d2 = (e - mean) ** 2
+    r = e.shape[0]
+    var = d2.sum(axis=0) / (r - 1)
+    return mean, var, d2 - var
+
+
+def _log_ci(v: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        half = np.where(v > 0, z * se / np.where(v > 0, v, 1.0), 0.0)
+    return v * np.exp(-half), v * np.exp(half)
+
+
+def replicate_stats(
+    e: np.ndarray, truth: Any = None, *, confidence: float = 0.95
+) -> dict[str, np.ndarray]:
+    """Per-coordinate statistics of replicate estimates ``e`` (R, p).
+
+    Returns:
+        Arrays of shape (p,): mean, mean_se, bias, bias_se (NaN without truth),
+        variance, variance_se, variance_lo, variance_hi, mse (about the truth, or
+        NaN), snr (|mean| / sd).
+    """
+    e = np.asarray(e, dtype=np.float64)
+    if e.ndim != 2 or e.shape[0] < 2:
+        raise ValueError(f"e must have shape (R, p) with R >= 2 replicates, got {e.shape}")
+    r = e.shape[0]
+    z = z_value(confidence)
+    mean, var, psi = _influence(e)
+    var_se = psi.std(axis=0, ddof=1) / np.sqrt(r)
+    lo, hi = _log_ci(var, var_se, z)
+    mean_se = np.sqrt(var / r)
+    if truth is None:
+        nan = np.full_like(mean, np.nan)
+        bias, bias_se, mse = nan, nan, nan
+    else:
+        t = np.broadcast_to(np.asarray(truth, dtype=np.float64), mean.shape)
+        bias = mean - t
+        bias_se = mean_se
+        mse = ((e - t) ** 2).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = np.abs(mean) / np.sqrt(var)
+    return {
+        "mean": mean,
+        "mean_se": mean_se,
+        "bias": bias,
+        "bias_se": bias_se,
+        "variance": var,
+        "variance_se": var_se,
+        "variance_lo": lo,
+        "variance_hi": hi,
+        "mse": mse,
+        "snr": snr,
+    }
+
+
+def paired_ratio(
+    e_a: np.ndarray, e_b: np.ndarray, *, confidence: float = 0.95, reduce: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variance ratio Var(a) / Var(b) with a paired delta-method CI on the log scale.
+
+    Args:
+        e_a: replicates (R, p) of estimator a.
+        e_b: replicates (R, p) of estimator b, paired with a (same random numbers).
+        confidence: CI level.
+        reduce: None for per-coordinate ratios, "mean" for the ratio of the mean
+            variances over coordinates.
+
+    Returns:
+        (ratio, lo, hi), each (p,) or scalar arrays with ``reduce``.
+    """
+    if e_a.shape != e_b.shape:
+        raise ValueError(
+            f"paired replicates must have the same shape, got {e_a.shape} and {e_b.shape}"
+        )
+    z = z_value(confidence)
+    r = e_a.shape[0]
+    _, va, pa = _influence(e_a)
+    _, vb, pb = _influence(e_b)
+    if reduce == "mean":
+        va, vb, pa, pb = va.mean(), vb.mean(), pa.mean(axis=1), pb.mean(axis=1)
+    elif reduce is not None:
+        raise ValueError(f"reduce must be None or 'mean', got {reduce!r}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.asarray(va / vb)
+        se = np.asarray((pa / va - pb / vb).std(axis=0, ddof=1) / np.sqrt(r))
+    se = np.where(np.isfinite(se), se, np.nan)
+    return ratio, ratio * np.exp(-z * se), ratio * np.exp(z * se)
+
+
+def aggregate_stats(e: np.ndarray, *, confidence: float = 0.95) -> dict[str, dict[str, float]]:
+    """Variance aggregated over coordinates: "mean", "trace" (with CIs) and "max".
+
+    Returns:
+        {name: {"variance", "variance_se", "variance_lo", "variance_hi"}}; "max" reports
+        the largest coordinate's variance with that coordinate's interval.
+    """
+    z = z_value(confidence)
+    r = e.shape[0]
+    _, var, psi = _influence(np.asarray(e, dtype=np.float64))
+    out: dict[str, dict[str, float]] = {}
+    p = var.shape[0]
+    for name, scale in (("mean", 1.0 / p), ("trace", 1.0)):
+        v = var.sum() * scale
+        se = (psi.sum(axis=1) * scale).std(ddof=1) / np.sqrt(r)
+        lo, hi = _log_ci(np.asarray(v), np.asarray(se), z)
+        out[name] = {
+            "variance": float(v),
+            "variance_se": float(se),
+            "variance_lo": float(lo),
+            "variance_hi": float(hi),
+        }
+    j = int(np.argmax(var))
+    se_j = psi[:, j].std(ddof=1) / np.sqrt(r)
+    lo, hi = _log_ci(np.asarray(var[j]), np.asarray(se_j), z)
+    out["max"] = {
+        "variance": float(var[j]),
+        "variance_se": float(se_j),
+        "variance_lo": float(lo),
+        "variance_hi": float(hi),
+    }
+    return out
