@@ -17,12 +17,27 @@ Example:
 """
 
 from vartools._version import __version__
+from vartools.coefficients import (
+    delta_features,
+    delta_method,
+    function_features,
+    optimal_baseline,
+    optimal_cv,
+    score_features,
+)
 from vartools.control_variates import (
     ControlVariate,
     chain,
     constant_baseline,
     ema_baseline,
     loo_baseline,
+)
+from vartools.discrete import (
+    antithetic_moments,
+    arm,
+    disarm,
+    gumbel_softmax,
+    straight_through,
 )
 from vartools.distributions import Bernoulli, Categorical, Distribution, Normal
 from vartools.estimators import (
@@ -34,9 +49,17 @@ from vartools.estimators import (
     score_function,
 )
 from vartools.exact import exact_expectation, exact_gradient, exact_moments, sf_moments
-from vartools.objectives import Objective
+from vartools.measure_valued import measure_valued, mvd_moments
+from vartools.objectives import Objective, SumOfTerms, separable, sum_of_terms
 from vartools.problems import SETTINGS, Problem, make_problem
-from vartools.sampling import Sampler, iid
+from vartools.rao_blackwell import (
+    dependency_aware,
+    local_expectation,
+    relevant_loo_baseline,
+    sum_and_sample,
+    sum_and_sample_moments,
+)
+from vartools.sampling import Sampler, antithetic, iid, sobol, stratified
 from vartools.variance import measure_variance
 
 __all__ = [
@@ -50,21 +73,45 @@ __all__ = [
     "Normal",
     "Objective",
     "Problem",
-    "SETTINGS",
     "Sampler",
+    "SETTINGS",
+    "SumOfTerms",
     "__version__",
+    "antithetic",
+    "antithetic_moments",
+    "arm",
     "chain",
     "constant_baseline",
+    "delta_features",
+    "delta_method",
+    "dependency_aware",
+    "disarm",
     "ema_baseline",
     "exact_expectation",
     "exact_gradient",
     "exact_moments",
+    "function_features",
+    "gumbel_softmax",
     "iid",
+    "local_expectation",
     "loo_baseline",
     "make_estimator",
     "make_problem",
+    "measure_valued",
     "measure_variance",
+    "mvd_moments",
+    "optimal_baseline",
+    "optimal_cv",
     "pathwise",
+    "relevant_loo_baseline",
+    "score_features",
     "score_function",
+    "separable",
     "sf_moments",
+    "sobol",
+    "straight_through",
+    "stratified",
+    "sum_and_sample",
+    "sum_and_sample_moments",
+    "sum_of_terms",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 __all__ = [
     "as_finite_array",
     "check_positive_int",
+    "check_rng",
     "check_reps",
     "short_repr",
 ]
@@ -85,3 +86,17 @@ def check_reps(reps: Any) -> tuple[int, ...]:
         raise TypeError(f"reps must be a tuple of non-negative integers, got {short_repr(reps)}")
     out = tuple(check_positive_int(r, "reps entry", minimum=0) for r in reps)
     return out
+
+
+def check_rng(rng: Any, name: str = "rng") -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator``, else raise a TypeError naming it.
+
+    Raises:
+        TypeError: for None, an int seed, a legacy ``RandomState`` or anything else.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{name} must be a numpy.random.Generator (e.g. np.random.default_rng(seed)), "
+            f"got {short_repr(rng)}"
+        )
+    return rng

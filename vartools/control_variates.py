@@ -137,10 +137,11 @@ def subtract_baseline(batch: Batch, b: Any, who: str, *, per_sample: bool = Fals
     ``b`` is a scalar, one value per parameter (p,), or, with ``per_sample=True``,
     one value per sample (*R, n) (broadcastable).
     """
-    score = require_score(batch, who)
     b = np.asarray(b, dtype=np.float64)
     if not per_sample and b.ndim == 1:  # one baseline per parameter: not a multiple of the score
-        return batch.with_terms(batch.terms - b * score)
+        return batch.with_terms(batch.terms - b * require_score(batch, who))
+    if not batch.has_score:  # checked without computing a deferred score
+        require_score(batch, who)
     # scalar or per-sample (*R, n): stays in factored form, O(R n)
     if batch.weight is not None:
         return batch.replace(weight=batch.weight - b)

@@ -32,7 +32,13 @@ from typing import Any, Literal
 import numpy as np
 from scipy import special
 
-from vartools._validation import as_finite_array, check_positive_int, check_reps, short_repr
+from vartools._validation import (
+    as_finite_array,
+    check_positive_int,
+    check_reps,
+    check_rng,
+    short_repr,
+)
 
 __all__ = [
     "Bernoulli",
@@ -44,6 +50,19 @@ __all__ = [
 
 #: Largest number of joint outcomes ``support()`` enumerates unless told otherwise.
 DEFAULT_SUPPORT_BUDGET = 1_000_000
+
+
+def _noise_dtype(dtype: Any) -> type[np.floating[Any]]:
+    """float32 or float64 from a dtype-like; anything else is refused."""
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {short_repr(dtype)}")
+    return np.float32 if dt == np.float32 else np.float64
+
+
+def _float_of(a: np.ndarray) -> type[np.floating[Any]]:
+    """float32 when ``a`` is float32 (the opt-in single-precision mode), else float64."""
+    return np.float32 if a.dtype == np.float32 else np.float64
 
 
 def _index_names(prefix: str, shape: tuple[int, ...]) -> list[str]:
@@ -72,8 +91,8 @@ class Distribution(ABC):
 
     @property
     def n_params(self) -> int:
-        """Length p of theta."""
-        return len(self.param_names)
+        """Length p of theta (from the block shapes: no names are built, it is called often)."""
+        return sum(math.prod(shape) for _, shape in self._blocks())
 
     @property
     @abstractmethod
@@ -112,13 +131,28 @@ class Distribution(ABC):
         """(name, shape) of each parameter block, in theta order."""
 
     # -- sampling -----------------------------------------------------------------
-    def _noise_shape(self, n: int, reps: Any) -> tuple[int, ...]:
+    def _noise_shape(self, n: int, reps: Any, rng: Any = Ellipsis) -> tuple[int, ...]:
+        """(*reps, n, *event) after checking n, reps and (when passed) the generator."""
         n = check_positive_int(n, "n")
+        if rng is not Ellipsis:
+            check_rng(rng)
         return (*check_reps(reps), n, *self.event_shape)
 
     @abstractmethod
     def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
         """Draw the base noise, shape (*reps, n, *event)."""
+
+    def sample_noise_as(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
+        """Base noise in ``dtype`` (float64, or float32 for the opt-in single-precision mode).
+
+        The built-in distributions draw float32 noise directly (about twice as fast
+        as float64, and a different stream); the default casts float64 noise.
+        """
+        dt = _noise_dtype(dtype)
+        noise = self.sample_noise(n, rng=rng, reps=reps)
+        return noise if dt is np.float64 else noise.astype(dt)
 
     @abstractmethod
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
@@ -140,6 +174,17 @@ class Distribution(ABC):
     @abstractmethod
     def score(self, x: np.ndarray) -> np.ndarray:
         """Analytic grad_theta log p(x; theta): (*R, n, *event) -> (*R, n, p)."""
+
+    def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """sum_i w_i score(x_i) over the sample axis: (*R, n, *event), (*R, n) -> (*R, p).
+
+        Equal to ``(w[..., None] * score(x)).sum(-2)``; subclasses override it to
+        avoid the (*R, n, p) temporary (the score-function estimate of a factored
+        ``Batch`` is ``score_dot(x, weight) / n``).
+        """
+        s = self.score(x)
+        w = np.asarray(w).astype(s.dtype, copy=False)
+        return np.matmul(w[..., None, :], s)[..., 0, :]
 
     def _check_x(self, x: Any) -> np.ndarray:
         x = np.asarray(x)
@@ -225,29 +270,62 @@ class Bernoulli(Distribution):
         """P(x = 1) = sigmoid(logits)."""
         return special.expit(self.logits)
 
-    def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
+    def sample_noise(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
         """Uniforms on [0, 1), shape (*reps, n, *event)."""
-        return rng.random(self._noise_shape(n, reps))
+        shape = self._noise_shape(n, reps, rng)  # checks rng first
+        return rng.random(shape, dtype=_noise_dtype(dtype))
+
+    def sample_noise_as(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
+        """Base noise drawn directly in ``dtype`` (float32 or float64)."""
+        return self.sample_noise(n, rng=rng, reps=reps, dtype=dtype)
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Identity: the noise is the uniform."""
         return u
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
-        """Inverse CDF: x = 1[u > 1 - sigmoid(logits)] as float64."""
-        return (noise > special.expit(-self.logits)).astype(np.float64)
+        """Inverse CDF: x = 1[u > 1 - sigmoid(logits)] as float64 (float32 for float32 noise)."""
+        return (noise > special.expit(-self.logits)).astype(_float_of(noise))
+
+    def _check_outcomes(self, x: Any) -> np.ndarray:
+        x = self._check_x(x)
+        ok = (x == 0) | (x == 1)
+        if not ok.all():
+            bad = x[~ok].ravel()[0]
+            raise ValueError(
+                f"x must hold Bernoulli outcomes 0 or 1, got a value of {bad!r}; pass samples "
+                "of this distribution"
+            )
+        return x
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """Sum over coordinates of x logits - softplus(logits)."""
-        x = self._check_x(x)
+        x = self._check_outcomes(x)
         lp = x * self.logits - np.logaddexp(0.0, self.logits)
         return lp.reshape(*lp.shape[: lp.ndim - len(self.event_shape)], -1).sum(-1)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """x - sigmoid(logits), flattened to (*R, n, p)."""
-        x = self._check_x(x)
-        s = x - self.probs
+        x = self._check_outcomes(x)
+        s = x - self.probs.astype(_float_of(x))
         return s.reshape(*s.shape[: s.ndim - len(self.event_shape)], self.n_params)
+
+    def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """sum_i w_i (x_i - sigmoid(logits)) = w @ x - (sum_i w_i) sigmoid(logits), (*R, p)."""
+        x = self._check_x(x)
+        dt = _float_of(x)
+        lead = x.shape[: x.ndim - len(self.event_shape)]
+        xf = x.reshape(*lead, self.n_params)
+        if xf.dtype != dt:
+            xf = xf.astype(dt)
+        w = np.asarray(w).astype(dt, copy=False)
+        out = np.matmul(w[..., None, :], xf)[..., 0, :]
+        out -= w.sum(-1)[..., None] * self.probs.ravel().astype(dt)
+        return out
 
     def support(self, budget: int = DEFAULT_SUPPORT_BUDGET) -> tuple[np.ndarray, np.ndarray]:
         """All 2^p joint outcomes (first coordinate varies slowest) and their probabilities."""
@@ -266,7 +344,10 @@ class Categorical(Distribution):
     theta is the flattened logits (p = prod(batch) * K) and the score is
     ``onehot(x) - softmax(logits)``. Outcomes are integer category indices of
     shape (*R, n, *batch) stored as int64. Sampling is by inverse CDF of one
-    uniform per categorical (a binary search, not Gumbel-max).
+    uniform per categorical (not Gumbel-max): a guide table of 4K buckets per
+    categorical gives a starting category and a few vectorised compare-and-step
+    passes finish the search (Devroye 1986, sec. III.2.4), falling back to a binary
+    search when the probabilities are so uneven that more passes would be needed.
 
     Example:
         >>> import numpy as np
@@ -291,6 +372,43 @@ class Categorical(Distribution):
         cdf[..., -1] = 1.0
         object.__setattr__(self, "_probs", probs)
         object.__setattr__(self, "_cdf", cdf)
+        object.__setattr__(self, "_guide", None)
+
+    #: Buckets per category in the inverse-CDF guide table, and the most
+    #: compare-and-step passes it may need before falling back to a binary search.
+    _GUIDE_BUCKETS = 4
+    _GUIDE_MAX_STEPS = 12
+
+    def _guide_table(self) -> tuple[np.ndarray, np.ndarray, int, int]:
+        """(start, padded flat cdf, buckets M, passes) for the guide-table inverse CDF.
+
+        start[j * M + m] is a lower bound on #{k : cdf[j, k] <= u} for every u with
+        floor(u M) = m (a margin of 0.01 bucket covers rounding of u M, also in
+        float32); ``passes`` bounds how far the true count can lie above it.
+        """
+        cached = self._guide  # type: ignore[attr-defined]
+        if cached is not None:
+            return cached
+        cdf: np.ndarray = self._cdf  # type: ignore[attr-defined]
+        k = self.n_categories
+        nb = math.prod(self.event_shape)
+        m = self._GUIDE_BUCKETS * k
+        key = cdf.reshape(nb, k) * m
+        rows = np.arange(nb)[:, None]
+        delta = 0.01
+        # point k counts in start[j, b] for b >= floor(key + delta) + 1 (then key < b - delta)
+        first = np.clip(np.floor(key + delta).astype(np.int64) + 1, 0, m)
+        hist = np.bincount((rows * (m + 1) + first).ravel(), minlength=nb * (m + 1))
+        start = np.cumsum(hist.reshape(nb, m + 1), axis=1)[:, :m]
+        # and may be <= u for b >= ceil(key - 1 - delta) (then key <= b + 1 + delta)
+        last = np.clip(np.ceil(key - 1.0 - delta).astype(np.int64), 0, m)
+        hist = np.bincount((rows * (m + 1) + last).ravel(), minlength=nb * (m + 1))
+        end = np.cumsum(hist.reshape(nb, m + 1), axis=1)[:, :m]
+        passes = int((end - start).max())
+        padded = np.concatenate([cdf.reshape(nb, k), np.full((nb, 1), np.inf)], axis=1)
+        out = (start.ravel(), padded.ravel(), m, passes)
+        object.__setattr__(self, "_guide", out)
+        return out
 
     @property
     def n_categories(self) -> int:
@@ -327,30 +445,66 @@ class Categorical(Distribution):
         """softmax(logits), shape (*batch, K)."""
         return self._probs.copy()  # type: ignore[attr-defined]
 
-    def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
+    def sample_noise(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
         """Uniforms on [0, 1), one per categorical: shape (*reps, n, *batch)."""
-        return rng.random(self._noise_shape(n, reps))
+        shape = self._noise_shape(n, reps, rng)  # checks rng first
+        return rng.random(shape, dtype=_noise_dtype(dtype))
+
+    def sample_noise_as(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
+        """Base noise drawn directly in ``dtype`` (float32 or float64)."""
+        return self.sample_noise(n, rng=rng, reps=reps, dtype=dtype)
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Identity: the noise is the uniform."""
         return u
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
-        """Inverse CDF: the smallest k with cdf_k > u, by one vectorised binary search."""
+        """Inverse CDF: the smallest k with cdf_k > u (= #{k : cdf_k <= u}), as int64."""
         cdf: np.ndarray = self._cdf  # type: ignore[attr-defined]
         k = self.n_categories
         nb = math.prod(self.event_shape)
-        # Offset categorical j's CDF by j so that one sorted array serves every categorical.
-        offsets = np.arange(nb, dtype=np.float64)
-        flat_cdf = (cdf.reshape(nb, k) + offsets[:, None]).ravel()
+        start, padded, m, passes = self._guide_table()
+        if passes <= self._GUIDE_MAX_STEPS:
+            u = noise.reshape(*noise.shape[: noise.ndim - len(self.event_shape)], nb)
+            j = np.arange(nb)
+            bucket = np.minimum((u * m).astype(np.int64), m - 1)
+            np.maximum(bucket, 0, out=bucket)
+            bucket += j * m
+            idx = start[bucket]
+            base = j * (k + 1)
+            for _ in range(passes):
+                idx += padded[base + idx] <= u
+            return np.minimum(idx, k - 1).reshape(noise.shape)
+        # Very uneven probabilities: one exact binary search per categorical (a loop over
+        # the B categoricals, vectorised over replicates and samples).
         u = noise.reshape(*noise.shape[: noise.ndim - len(self.event_shape)], nb)
-        idx = np.searchsorted(flat_cdf, u + offsets, side="right")
-        x = np.minimum(idx - (offsets * k).astype(np.int64), k - 1)
-        return x.reshape(noise.shape)
+        flat = cdf.reshape(nb, k)
+        x = np.empty(u.shape, dtype=np.int64)
+        for c in range(nb):
+            x[..., c] = np.searchsorted(flat[c], u[..., c], side="right")
+        return np.minimum(x, k - 1).reshape(noise.shape)
+
+    def _check_outcomes(self, x: Any) -> np.ndarray:
+        x = self._check_x(x)
+        k = self.n_categories
+        if x.size and (
+            not (np.issubdtype(x.dtype, np.integer) or np.all(x == np.floor(x)))
+            or x.min() < 0
+            or x.max() >= k
+        ):
+            raise ValueError(
+                f"x must hold integer category indices in [0, {k}), got values in "
+                f"[{x.min()!r}, {x.max()!r}] of dtype {x.dtype}"
+            )
+        return x
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """Sum over categoricals of log softmax(logits)[x]."""
-        x = self._check_x(x)
+        x = self._check_outcomes(x)
         logp = special.log_softmax(self.logits, axis=-1)
         lead = x.shape[: x.ndim - len(self.event_shape)]
         nb = math.prod(self.event_shape)
@@ -360,10 +514,30 @@ class Categorical(Distribution):
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """onehot(x) - softmax(logits), flattened to (*R, n, p)."""
-        x = self._check_x(x)
+        x = self._check_outcomes(x)
         k = self.n_categories
         s = (x[..., None] == np.arange(k)).astype(np.float64) - self._probs  # type: ignore[attr-defined]
         return s.reshape(*x.shape[: x.ndim - len(self.event_shape)], self.n_params)
+
+    def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """sum_i w_i (onehot(x_i) - softmax) by a scatter-add: O(R n B), no (R, n, p) array."""
+        x = self._check_x(x)
+        k = self.n_categories
+        nb = math.prod(self.event_shape)
+        lead = x.shape[: x.ndim - len(self.event_shape) - 1]
+        n = x.shape[len(lead)]
+        r = math.prod(lead)
+        w = np.broadcast_to(np.asarray(w, dtype=np.float64), (*lead, n))
+        xi = x.reshape(r, n, nb).astype(np.int64, copy=False)
+        if xi.size and (xi.min() < 0 or xi.max() >= k):
+            raise ValueError(
+                f"x must hold category indices in [0, {k}), got {xi.min()}..{xi.max()}"
+            )
+        cell = (np.arange(r)[:, None, None] * nb + np.arange(nb)) * k + xi
+        wb = np.broadcast_to(w.reshape(r, n, 1), cell.shape)
+        out = np.bincount(cell.ravel(), weights=wb.ravel(), minlength=r * nb * k).reshape(r, -1)
+        out -= w.reshape(r, n).sum(-1)[:, None] * self._probs.ravel()  # type: ignore[attr-defined]
+        return out.reshape(*lead, self.n_params)
 
     def support(self, budget: int = DEFAULT_SUPPORT_BUDGET) -> tuple[np.ndarray, np.ndarray]:
         """All K^B joint outcomes (first categorical varies slowest) and their probabilities."""
@@ -422,7 +596,14 @@ class Normal(Distribution):
     def from_log_scale(cls, loc: Any, log_scale: Any) -> Normal:
         """Normal with theta = [loc, log_scale] (scale = exp(log_scale))."""
         log_scale = as_finite_array(log_scale, "log_scale")
-        return cls(loc, np.exp(log_scale), parameterization="log_scale")
+        with np.errstate(over="ignore", under="ignore"):
+            scale = np.exp(log_scale)
+        if not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
+            raise ValueError(
+                f"log_scale must be in about [-745, 709] so that scale = exp(log_scale) is a "
+                f"positive float64, got {short_repr(log_scale)}"
+            )
+        return cls(loc, scale, parameterization="log_scale")
 
     @property
     def event_shape(self) -> tuple[int, ...]:
@@ -459,9 +640,18 @@ class Normal(Distribution):
             return Normal(loc, second)
         return Normal.from_log_scale(loc, second)
 
-    def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
+    def sample_noise(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
         """Standard normals, shape (*reps, n, *event)."""
-        return rng.standard_normal(self._noise_shape(n, reps))
+        shape = self._noise_shape(n, reps, rng)  # checks rng first
+        return rng.standard_normal(shape, dtype=_noise_dtype(dtype))
+
+    def sample_noise_as(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
+        """Base noise drawn directly in ``dtype`` (float32 or float64)."""
+        return self.sample_noise(n, rng=rng, reps=reps, dtype=dtype)
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Standard normal quantile of u (clipped away from 0 and 1)."""
@@ -469,8 +659,9 @@ class Normal(Distribution):
         return special.ndtri(np.clip(u, tiny, 1.0 - np.finfo(np.float64).epsneg))
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
-        """x = loc + scale * e."""
-        return self.loc + self.scale * noise
+        """x = loc + scale * e (float32 for float32 noise)."""
+        dt = _float_of(noise)
+        return self.loc.astype(dt) + self.scale.astype(dt) * noise
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """Sum over coordinates of the normal log density."""
@@ -482,15 +673,34 @@ class Normal(Distribution):
     def score(self, x: np.ndarray) -> np.ndarray:
         """[z / scale, (z^2 - 1) / scale] (or [z / scale, z^2 - 1] for log_scale)."""
         x = self._check_x(x)
-        z = (x - self.loc) / self.scale
+        dt = _float_of(x)
+        loc, scale = self.loc.astype(dt), self.scale.astype(dt)
+        z = (x - loc) / scale
         lead = x.shape[: x.ndim - len(self.event_shape)]
         second = z * z - 1.0
         if self.parameterization == "scale":
-            second = second / self.scale
+            second = second / scale
         d = self.n_params // 2
-        out = np.empty((*lead, 2 * d))
-        out[..., :d] = (z / self.scale).reshape(*lead, d)
+        out = np.empty((*lead, 2 * d), dtype=dt)
+        out[..., :d] = (z / scale).reshape(*lead, d)
         out[..., d:] = second.reshape(*lead, d)
+        return out
+
+    def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """[w @ z / scale, (w @ z^2 - sum w) / scale] (or without / scale for log_scale)."""
+        x = self._check_x(x)
+        dt = _float_of(x)
+        lead = x.shape[: x.ndim - len(self.event_shape)]
+        d = self.n_params // 2
+        z = ((x - self.loc.astype(dt)) / self.scale.astype(dt)).reshape(*lead, d)
+        w = np.asarray(w).astype(dt, copy=False)
+        wz = np.matmul(w[..., None, :], z)[..., 0, :]
+        z *= z
+        wz2 = np.matmul(w[..., None, :], z)[..., 0, :] - w.sum(-1)[..., None]
+        inv = 1.0 / self.scale.ravel().astype(dt)
+        out = np.empty((*lead[:-1], 2 * d), dtype=dt)
+        out[..., :d] = wz * inv
+        out[..., d:] = wz2 * inv if self.parameterization == "scale" else wz2
         return out
 
     def transform_vjp(self, noise: np.ndarray, cotangent: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import integrate
 
+from vartools._validation import check_positive_int
 from vartools.distributions import DEFAULT_SUPPORT_BUDGET, Normal
 from vartools.problems import Problem
 
@@ -221,8 +222,16 @@ def exact_moments(
         ValueError: when no oracle applies (continuous problem of dimension > 1, an
             estimator with its own randomness, a non-per-sample chain on a Normal other
             than plain RLOO) or the enumeration exceeds the budget.
+        TypeError: if n is not an integer.
     """
+    n = check_positive_int(n, "n")
     if problem.dist.enumerable:
+        if estimator.sampler.name != "iid":  # the joint enumeration assumes iid samples
+            raise ValueError(
+                f"estimator {estimator.name!r} draws dependent samples (sampler "
+                f"{estimator.sampler.name!r}); enumeration of iid samples does not give its "
+                "variance; measure it by Monte Carlo"
+            )
         p = problem.dist.n_params
         outcomes, _ = problem.dist.support(budget)
         if float(len(outcomes)) ** n * n * p > ELEMENT_BUDGET:

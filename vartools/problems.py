@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from vartools.distributions import Bernoulli, Categorical, Distribution, Normal
-from vartools.objectives import Objective, cosine, gaussian_bump, shifted_square, square_distance
+from vartools.objectives import (
+    Objective,
+    cosine,
+    gaussian_bump,
+    separable,
+    shifted_square,
+    square_distance,
+)
 
 __all__ = ["Problem", "SETTINGS", "make_problem", "nearest_name"]
 
@@ -133,6 +140,18 @@ def _rebar_toy(t: float = 0.45, logit: float = 0.0) -> Problem:
     )
 
 
+def _double_cv_toy(d: int = 200, t: float = 0.499, eta: float = 0.0) -> Problem:
+    # Titsias & Shi (2022): f(b) = ||b - t||^2 / D, declared as D per-coordinate terms so that
+    # dependency-aware estimators (vartools.rao_blackwell) can use the structure.
+    d, t = int(d), float(t)
+    return Problem(
+        f"double_cv_toy(D={d},t={t:g})",
+        Bernoulli(np.full(d, float(eta))),
+        separable(lambda b: (b - t) ** 2 / d, d, grad=lambda b: 2.0 * (b - t) / d, name="quad"),
+        description=f"{d} Bernoullis, f = ||b - {t:g}||^2 / {d} (Titsias & Shi 2022)",
+    )
+
+
 def _gaussian_cost(cost: str = "cos", k: float = 1.0, loc: float = 1.0, scale: float = 1.0):
     makers = {"square": shifted_square, "bump": gaussian_bump, "cos": cosine}
     if cost not in makers:
@@ -169,6 +188,7 @@ SETTINGS: dict[str, Callable[..., Problem]] = {
     "bern200": _bern200,
     "liu_toy": _liu_toy,
     "rebar_toy": _rebar_toy,
+    "double_cv_toy": _double_cv_toy,
     "gaussian_cost": _gaussian_cost,
     "cat_table": _cat_table,
 }

@@ -229,7 +229,15 @@ def _reduce(kind: str, v: np.ndarray) -> float:
 
 
 def _as_list(value: Any, name: str, kind: type | tuple[type, ...]) -> list[Any]:
-    items = [value] if isinstance(value, kind) else list(value)
+    if isinstance(value, kind):
+        items = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError as exc:
+            raise TypeError(
+                f"{name} must be one of {kind} or a list of them, got {short_repr(value)}"
+            ) from exc
     for item in items:
         if not isinstance(item, kind):
             raise TypeError(f"{name} must hold {kind} objects, got {short_repr(item)}")
