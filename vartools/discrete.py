@@ -120,7 +120,13 @@ sigma(|phi_d|), with b1, b2 as in ARM. Unbiased, and Var(DisARM) <= Var(ARM)
 coordinate-wise (Rao-Blackwellization of ARM). n pairs: 2n evaluations of f.
 """,
     }
-    return BaseEstimator(name=kind, from_noise=no_noise, draw=draw, doc=docs[kind])
+    return BaseEstimator(
+        name=kind,
+        from_noise=no_noise,
+        draw=draw,
+        doc=docs[kind],
+        oracle=lambda problem, est, n, state: antithetic_moments(problem, est, n),
+    )
 
 
 arm = _antithetic("arm")

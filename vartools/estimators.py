@@ -210,6 +210,11 @@ class BaseEstimator:
         unbiased: whether E[estimate] is the true gradient.
         needs_grad: whether f's gradient is required.
         per_sample: whether each sample's terms depend on that sample only.
+        doc: the instance's docstring (formula, paper, cost, bias).
+        oracle: (problem, estimator, n, state) -> exact (mean, variance) of the n-sample
+            estimate, for estimators that ``vartools.exact`` cannot enumerate or integrate
+            generically (sum-and-sample, ARM/DisARM, measure-valued); it raises ValueError
+            or TypeError where it does not apply.
     """
 
     name: str
@@ -220,6 +225,7 @@ class BaseEstimator:
     needs_grad: bool = False
     per_sample: bool = True
     doc: str = ""
+    oracle: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
     def __post_init__(self) -> None:
         if self.doc:  # the instance's help() text: formula, source, cost, bias

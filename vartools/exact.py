@@ -225,6 +225,8 @@ def exact_moments(
         TypeError: if n is not an integer.
     """
     n = check_positive_int(n, "n")
+    if estimator.base.oracle is not None:  # the catalogue's own exact oracles
+        return estimator.base.oracle(problem, estimator, n, state)
     if problem.dist.enumerable:
         if estimator.sampler.name != "iid":  # the joint enumeration assumes iid samples
             raise ValueError(

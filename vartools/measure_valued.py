@@ -115,10 +115,17 @@ def _no_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> 
     )
 
 
+def _oracle(problem: Problem, est: Any, n: int, state: Any) -> tuple[np.ndarray, np.ndarray]:
+    if est.cv.name != "none":
+        raise ValueError(f"mvd_moments handles plain measure-valued estimators, got {est.name}")
+    return mvd_moments(problem, n)
+
+
 measure_valued = BaseEstimator(
     name="mvd",
     from_noise=_no_noise,
     draw=_draw,
+    oracle=_oracle,
     doc="""Coupled measure-valued derivative for a diagonal Normal (Mohamed et al. 2020, sec. 6).
 
 Per sample and coordinate d, with the other coordinates at x ~ N (see the module

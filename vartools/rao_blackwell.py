@@ -348,6 +348,7 @@ def sum_and_sample(k: int, *, budget: int = SAS_BUDGET) -> SumAndSample:
         k=k,
         budget=budget,
         doc=sum_and_sample.__doc__ or "",
+        oracle=lambda problem, est, n, state: sum_and_sample_moments(problem, est, n, state=state),
     )
 
 
