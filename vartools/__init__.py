@@ -49,8 +49,10 @@ from vartools.estimators import (
     score_function,
 )
 from vartools.exact import exact_expectation, exact_gradient, exact_moments, sf_moments
+from vartools.experiment import Experiment, Scale, Trajectory
 from vartools.measure_valued import measure_valued, mvd_moments
 from vartools.objectives import Objective, SumOfTerms, separable, sum_of_terms
+from vartools.optim import adam, cosine_decay, rmsprop, sgd
 from vartools.problems import SETTINGS, Problem, make_problem
 from vartools.rao_blackwell import (
     dependency_aware,
@@ -59,6 +61,8 @@ from vartools.rao_blackwell import (
     sum_and_sample,
     sum_and_sample_moments,
 )
+from vartools.registry import ESTIMATORS, get_estimator, register_estimator
+from vartools.runner import run_experiment
 from vartools.sampling import Sampler, antithetic, iid, sobol, stratified
 from vartools.variance import measure_variance
 
@@ -70,18 +74,24 @@ __all__ = [
     "ControlVariate",
     "Distribution",
     "Estimator",
+    "ESTIMATORS",
+    "Experiment",
     "Normal",
     "Objective",
     "Problem",
     "Sampler",
+    "Scale",
     "SETTINGS",
     "SumOfTerms",
+    "Trajectory",
     "__version__",
+    "adam",
     "antithetic",
     "antithetic_moments",
     "arm",
     "chain",
     "constant_baseline",
+    "cosine_decay",
     "delta_features",
     "delta_method",
     "dependency_aware",
@@ -91,6 +101,7 @@ __all__ = [
     "exact_gradient",
     "exact_moments",
     "function_features",
+    "get_estimator",
     "gumbel_softmax",
     "iid",
     "local_expectation",
@@ -103,11 +114,15 @@ __all__ = [
     "optimal_baseline",
     "optimal_cv",
     "pathwise",
+    "register_estimator",
     "relevant_loo_baseline",
+    "rmsprop",
+    "run_experiment",
     "score_features",
     "score_function",
     "separable",
     "sf_moments",
+    "sgd",
     "sobol",
     "straight_through",
     "stratified",

@@ -1,0 +1,171 @@
+"""Experiment declarations, the experiment and estimator registries, the optimisers."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import numpy as np
+import pytest
+
+import vartools as vt
+from vartools import optim
+from vartools.experiment import (
+    Experiment,
+    Scale,
+    Trajectory,
+    discover,
+    experiment_names,
+    load_experiment,
+    stable_description,
+)
+from vartools.registry import ESTIMATORS, get_estimator, register_estimator
+
+
+def _exp(**kw):
+    base = dict(
+        name="e", description="d", problem="liu_toy", estimators=["sf"], n_samples=[2], n_reps=100
+    )
+    return Experiment(**{**base, **kw})
+
+
+def test_at_scale_applies_the_quick_overrides():
+    e = _exp(
+        points=[{"eta": 0.0}, {"eta": 1.0}],
+        n_samples=[2, 4],
+        quick=Scale(n_reps=10, n_samples=[2], points=[{"eta": 0.5}]),
+    )
+    q = e.at_scale("quick")
+    assert (q.n_reps, q.n_samples, q.points, q.scale) == (10, (2,), ({"eta": 0.5},), "quick")
+    assert e.at_scale("full") is e and q.at_scale("quick") is q
+    assert q.at_scale("full").n_reps == 10  # the scale label only; overrides stay applied
+    with pytest.raises(ValueError, match="'quick' or 'full'"):
+        e.at_scale("medium")
+
+
+def test_trajectory_checkpoints_and_quick_steps():
+    t = Trajectory(estimator="sf", n=1, optimizer=optim.adam(0.1), steps=25, every=10)
+    assert t.checkpoints() == (0, 10, 20, 25)
+    e = _exp(trajectory=t, quick=Scale(steps=4, every=2))
+    assert e.kind == "trajectory" and e.at_scale("quick").trajectory.checkpoints() == (0, 2, 4)
+    with pytest.raises(TypeError, match="Optimizer"):
+        Trajectory(estimator="sf", n=1, optimizer="adam", steps=2, every=1)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"name": "bad name"}, "identifier"),
+        ({"problem": "liu_tyo"}, "did you mean 'liu_toy'"),
+        ({"estimators": []}, "estimators must not be empty"),
+        ({"n_reps": 1}, "n_reps"),
+        ({"n_samples": [0]}, "n_samples"),
+        ({"points": []}, "at least one point"),
+    ],
+)
+def test_invalid_declarations_are_refused(kw, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        _exp(**kw)
+
+
+def test_build_problems_estimators_and_point_columns():
+    e = _exp(points=[{"eta": -4.0}], estimators=["sf", "sf+loo"], reference="sf+loo")
+    assert e.build_problem(0).name == "liu_toy(eta=-4)"
+    assert [x.name for x in e.build_estimators()] == ["sf", "sf+loo"]
+    assert e.point_columns(0) == {"at_eta": -4.0}
+    with pytest.raises(ValueError, match="unique"):
+        _exp(estimators=["sf", "sf"]).build_estimators()
+    with pytest.raises(ValueError, match="reference"):
+        _exp(reference="pathwise").build_estimators()
+
+
+def test_sweep_key_defaults():
+    assert _exp().sweep_key() == "n"
+    assert _exp(points=[{"eta": 0.0}, {"eta": 1.0}]).sweep_key() == "eta"
+    assert _exp(x="n_evals").sweep_key() == "n_evals"
+
+
+def test_stable_description_has_no_addresses_and_tracks_changes():
+    e = _exp(
+        problem=lambda eta: vt.make_problem("liu_toy", eta=eta),
+        points=[{"eta": 0.0}],
+        estimators=[vt.make_estimator(vt.score_function)],
+    )
+    text = json.dumps(stable_description(e))
+    assert "0x" not in text and "test_experiment" in text
+    assert stable_description(e) == stable_description(
+        _exp(
+            problem=lambda eta: vt.make_problem("liu_toy", eta=eta),
+            points=[{"eta": 0.0}],
+            estimators=[vt.make_estimator(vt.score_function)],
+        )
+    )
+    assert stable_description(e) != stable_description(
+        _exp(problem=e.problem, points=[{"eta": 0.5}], estimators=e.estimators)
+    )
+
+
+def test_registry_finds_names_and_reports_broken_files(tmp_path):
+    (tmp_path / "good_one.py").write_text(
+        textwrap.dedent("""
+        from vartools.experiment import Experiment
+        EXPERIMENT = Experiment(name="good_one", description="ok", problem="liu_toy",
+                                estimators=["sf"], n_samples=[2], n_reps=10)
+    """)
+    )
+    (tmp_path / "wrong_name.py").write_text(
+        textwrap.dedent("""
+        from vartools.experiment import Experiment
+        EXPERIMENT = Experiment(name="other", description="x", problem="liu_toy",
+                                estimators=["sf"], n_samples=[2], n_reps=10)
+    """)
+    )
+    (tmp_path / "broken.py").write_text("raise RuntimeError('half written')\n")
+    (tmp_path / "_helper.py").write_text("X = 1\n")
+    assert experiment_names(tmp_path) == ["broken", "good_one", "wrong_name"]
+    found, errors = discover(tmp_path)
+    assert list(found) == ["good_one"]
+    assert "half written" in errors["broken"] and "stem" in errors["wrong_name"]
+    with pytest.raises(ValueError, match="did you mean 'good_one'"):
+        load_experiment("good_on", tmp_path)
+
+
+def test_repository_experiments_load():
+    found, errors = discover()
+    assert {"demo_liu", "demo_rebar"} <= set(found)
+    assert found["demo_rebar"].kind == "trajectory"
+
+
+def test_estimator_registry_names_composition_and_errors():
+    for name in ("sf", "sf+loo", "sf+ema", "pathwise", "sf+const+loo"):
+        assert get_estimator(name).name == name
+    assert get_estimator("sf+ema").stateful
+    with pytest.raises(ValueError, match="did you mean 'loo'.*estimator: 'sf\\+loo'"):
+        get_estimator("sf+lo")
+    with pytest.raises(ValueError, match="did you mean 'sf'"):
+        get_estimator("sff")
+    register_estimator(
+        "test_sf_named", lambda: vt.make_estimator(vt.score_function, name="test_sf_named")
+    )
+    try:
+        assert get_estimator("test_sf_named").name == "test_sf_named"
+    finally:
+        del ESTIMATORS["test_sf_named"]
+
+
+def test_optimisers_match_their_update_rules():
+    g = np.array([0.5, -2.0])
+    theta = np.array([1.0, 1.0])
+    d, _ = optim.sgd(0.1).update(g, optim.sgd(0.1).init(theta), 0)
+    np.testing.assert_array_equal(d, -0.1 * g)
+    # Adam's first step is -lr * g / (|g| + eps) after bias correction
+    a = optim.adam(0.1, eps=0.0)
+    d, _ = a.update(g, a.init(theta), 0)
+    np.testing.assert_allclose(d, -0.1 * np.sign(g), rtol=1e-15)
+    r = optim.rmsprop(0.01, decay=0.9, eps=0.0)
+    d, v = r.update(g, r.init(theta), 0)
+    np.testing.assert_allclose(d, -0.01 * g / np.sqrt(0.1 * g * g), rtol=1e-15)
+    sched = optim.cosine_decay(1.0, 10)
+    assert sched(0) == 1.0 and abs(sched(10)) < 1e-15 and sched(5) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="lr"):
+        optim.sgd(-1.0)
