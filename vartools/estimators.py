@@ -440,12 +440,16 @@ class Estimator:
         if rows == 0 or not reps or reps[0] <= rows:
             b, state = self.batch(problem, n, rng=rng, reps=reps, state=state)
             return b.estimate, state
-        parts = []
+        out: np.ndarray | None = None
         for start in range(0, reps[0], rows):
             size = min(rows, reps[0] - start)
             b, _ = self.batch(problem, n, rng=rng, reps=(size, *reps[1:]), state=state)
-            parts.append(b.estimate)
-        return np.concatenate(parts), state if state is not None else self.init(problem)
+            e = b.estimate
+            if out is None:  # filled in place: no list of parts to concatenate
+                out = np.empty((reps[0], *e.shape[1:]), dtype=e.dtype)
+            out[start : start + size] = e
+        assert out is not None
+        return out, state if state is not None else self.init(problem)
 
     #: Noise elements per chunk in ``__call__`` (2**17 float64 = 1 MiB).
     CHUNK_ELEMENTS = 2**17

@@ -42,10 +42,12 @@ def z_value(confidence: float) -> float:
 
 def _influence(e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = e.mean(axis=0)
-    d2 = (e - mean) ** 2
+    d2 = e - mean
+    d2 *= d2  # in place: one (R, p) temporary, which becomes psi
     r = e.shape[0]
     var = d2.sum(axis=0) / (r - 1)
-    return mean, var, d2 - var
+    d2 -= var
+    return mean, var, d2
 
 
 def _log_ci(v: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +128,9 @@ def paired_ratio(
         raise ValueError(f"reduce must be None or 'mean', got {reduce!r}")
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.asarray(va / vb)
-        se = np.asarray((pa / va - pb / vb).std(axis=0, ddof=1) / np.sqrt(r))
+        pa = pa / va  # then in place: no further (R, p) temporaries
+        pa -= pb / vb
+        se = np.asarray(pa.std(axis=0, ddof=1) / np.sqrt(r))
     se = np.where(np.isfinite(se), se, np.nan)
     return ratio, ratio * np.exp(-z * se), ratio * np.exp(z * se)
 

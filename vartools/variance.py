@@ -326,7 +326,7 @@ def measure_variance(
                 evals = res.n_evals
                 if bar is not None:
                     bar.update()
-            estimates = {name: np.concatenate(parts[name]) for name in names}
+            estimates = {name: np.concatenate(parts.pop(name)) for name in names}
             p = prob.dist.n_params
             exact_v = (
                 {
