@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from vartools._version import __version__
+from vartools.results import default_results_root
 
 __all__ = ["build_parser", "format_table", "main"]
 
@@ -154,7 +155,7 @@ def _executor_args(args: argparse.Namespace) -> dict[str, Any]:
         "executor": args.executor,
         "workers": args.workers,
         "scheduler": args.scheduler,
-        "out": args.out,
+        "out": (args.out or default_results_root(args.scale)),
         "directory": args.experiments,
         "raw": args.raw,
         "progress": not args.no_progress,
@@ -305,19 +306,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _plot_one(name: str, args: argparse.Namespace) -> list[Path]:
-    from vartools.experiment import load_experiment
+    from vartools.experiment import experiment_hooks, load_experiment
     from vartools.plotting import plot_experiment
     from vartools.results import SUMMARY, TRAINING, read_table
 
     exp = load_experiment(name, args.experiments)
-    d = Path(args.out) / name
+    d = Path(args.out or default_results_root(args.scale)) / name
     summary_path = d / "summary.csv"
     if not summary_path.exists():
         raise FileNotFoundError(f"no results for {name!r} in {d}; run `vartools run {name}` first")
     summary = read_table(summary_path, SUMMARY)
     exp = exp.at_scale(str(summary["scale"].iloc[0]))
     training = read_table(d / "training.csv", TRAINING) if (d / "training.csv").exists() else None
-    return plot_experiment(exp, summary, training, d / "figures")
+    figures_fn = experiment_hooks(name, args.experiments).figures
+    if figures_fn is None:
+        return plot_experiment(exp, summary, training, d / "figures")
+    extra: dict[str, Any] = {"exact": None, "training": training}
+    for path in sorted(d.glob("*.csv")):
+        if path.stem not in ("summary", "training"):
+            extra[path.stem] = pd.read_csv(path)
+    files = figures_fn(summary, extra, d / "figures")
+    return [Path(f) for f in files]
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -395,9 +404,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--out",
-        default="results",
+        default=None,
         metavar="DIR",
-        help="results root; each experiment writes DIR/<name>/ (default results)",
+        help="results root; each experiment writes DIR/<name>/ (default: results for the "
+        "full scale, results/quick for the quick scale, which git ignores)",
     )
     p.add_argument(
         "--raw",
@@ -524,10 +534,23 @@ def build_parser() -> argparse.ArgumentParser:
         "plot",
         help="figures from results (PNG and PDF)",
         formatter_class=fmt,
-        epilog="example:\n  vartools plot demo_liu   # results/demo_liu/figures/",
+        epilog="examples:\n"
+        "  vartools plot demo_liu               # results/quick/demo_liu/figures/\n"
+        "  vartools plot demo_liu --scale full  # results/demo_liu/figures/",
     )
     p.add_argument("names", nargs="+", metavar="NAME")
-    p.add_argument("--out", default="results", metavar="DIR", help="results root")
+    p.add_argument(
+        "--scale",
+        choices=["quick", "full"],
+        default="quick",
+        help="which results to plot (default quick, as for run)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="results root (default: results/quick for the quick scale, results for full)",
+    )
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(

@@ -73,7 +73,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -89,6 +89,8 @@ __all__ = [
     "Trajectory",
     "default_experiments_dir",
     "discover",
+    "Hooks",
+    "experiment_hooks",
     "experiment_names",
     "fingerprint",
     "load_experiment",
@@ -529,6 +531,36 @@ def load_experiment(name: str, directory: str | Path | None = None) -> Experimen
             f"file's stem {name!r}"
         )
     return exp
+
+
+class Hooks(NamedTuple):
+    """The optional module-level hooks of an experiment file (None where absent).
+
+    - ``exact_table(scale) -> DataFrame``: exact curves (oracles), saved as
+      ``results/<name>/exact.csv`` after a complete run;
+    - ``tables(exp, summary) -> {key: DataFrame}``: further tables computed from the
+      experiment at its scale (and the summary), each saved as ``<key>.csv``; it takes
+      precedence over ``exact_table`` (return an "exact" key for the exact curves);
+    - ``figures(summary, extra, out_dir) -> list[Path]``: the experiment's own figures, a
+      pure function of its tables: ``extra`` maps "training" and every extra table's key
+      to the table read back from disk (or None). Without it,
+      ``vartools.plotting.plot_experiment`` draws the default figures.
+    """
+
+    exact_table: Callable[[str], Any] | None
+    tables: Callable[..., Any] | None
+    figures: Callable[..., Any] | None
+
+
+def experiment_hooks(name: str, directory: str | Path | None = None) -> Hooks:
+    """The ``Hooks`` of experiment ``name`` (all None when it has no file in ``directory``)."""
+    d = (Path(directory) if directory is not None else default_experiments_dir()).resolve()
+    path = d / f"{name}.py"
+    if not path.is_file():
+        return Hooks(None, None, None)
+    module = _module_for(path)
+    found = [getattr(module, h, None) for h in Hooks._fields]
+    return Hooks(*(h if callable(h) else None for h in found))
 
 
 def discover(

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "default_results_root",
     "SUMMARY",
     "TRAINING",
     "Column",
@@ -311,6 +312,15 @@ def validate(df: pd.DataFrame, schema: Schema) -> None:
 
 
 # ----------------------------------------------------------------- atomic writes
+
+
+def default_results_root(scale: str) -> str:
+    """Where results go by default: ``results`` (full scale) or ``results/quick`` (quick).
+
+    Quick runs never overwrite the committed full-scale results (git ignores
+    ``results/quick/``).
+    """
+    return "results" if scale == "full" else str(Path("results") / "quick")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> None:

@@ -62,6 +62,7 @@ from vartools.estimators import Estimator
 from vartools.experiment import (
     Experiment,
     default_experiments_dir,
+    experiment_hooks,
     fingerprint,
     load_experiment,
     n_blocks,
@@ -73,6 +74,8 @@ from vartools.results import (
     TRAINING,
     CorruptFileError,
     atomic_write_bytes,
+    atomic_write_text,
+    default_results_root,
     read_cell,
     write_cell,
     write_json,
@@ -526,7 +529,7 @@ def run_experiment(
     executor: str = "serial",
     workers: int | None = None,
     scheduler: str | None = None,
-    out: str | Path = "results",
+    out: str | Path | None = None,
     directory: str | Path | None = None,
     raw: bool = False,
     progress: bool = True,
@@ -543,7 +546,8 @@ def run_experiment(
         executor: "serial", "processes" or "dask".
         workers: worker processes (default: the CPU count).
         scheduler: Dask scheduler address; None starts a local cluster on loopback.
-        out: results root; the experiment writes ``out/<name>/``.
+        out: results root; the experiment writes ``out/<name>/`` (default:
+            ``results`` for the full scale, ``results/quick`` for the quick one).
         directory: experiments directory (default ``default_experiments_dir()``).
         raw: also write the replicate estimates (``raw.npz``).
         progress: show a progress bar with ETA (tqdm, on stderr).
@@ -573,7 +577,7 @@ def run_experiment(
     fp = f"{fp}:{root_seed}"
     if dir_str is None:
         _INLINE[(exp.name, fp)] = exp
-    out_dir = Path(out) / exp.name
+    out_dir = Path(out if out is not None else default_results_root(scale)) / exp.name
     cell_dir = out_dir / "cells" / f"{scale}-seed{root_seed}"
     report = RunReport(exp.name, scale, root_seed, out_dir)
     ests = exp.build_estimators()
@@ -682,6 +686,20 @@ def run_experiment(
     if raw:
         _write_raw(out_dir / "raw.npz", exp, ests, results, steps)
         report.files.append(out_dir / "raw.npz")
+    hooks = experiment_hooks(exp.name, directory)
+    extra_tables: dict[str, pd.DataFrame] = {}
+    if hooks.tables is not None:  # the experiment's own tables (exact curves, ...)
+        extra_tables = dict(hooks.tables(exp, report.summary))
+    elif hooks.exact_table is not None:
+        extra_tables = {"exact": hooks.exact_table(exp.scale)}
+    for key, table in extra_tables.items():
+        if key in ("summary", "training", "meta") or not key.isidentifier():
+            raise ValueError(
+                f"experiment {exp.name!r}: tables() returned the key {key!r}; use a plain "
+                "name other than summary, training and meta"
+            )
+        atomic_write_text(out_dir / f"{key}.csv", table.to_csv(index=False))
+        report.files.append(out_dir / f"{key}.csv")
     report.complete = True
     report.seconds = time.perf_counter() - t_start
     meta = {
