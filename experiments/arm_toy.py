@@ -1,0 +1,197 @@
+"""ARM toy (Yin & Zhou 2019, as re-implemented in alekdimi/arms): one Bernoulli, f = (z - 0.49)^2.
+
+E_{z ~ Bernoulli(sigmoid(phi))}[(z - 0.49)^2] is *maximised* by gradient ascent on the logit
+phi from 0 (Adam, lr 0.01, trained with ARM); the maximiser is sigmoid(phi) -> 1. Along the
+trajectory, the replicate variance (500 estimates, 95% CI) of SF, RLOO (K = 2), ARM and
+DisARM, plotted against sigmoid(phi) with the exact variance of each estimator on a dense
+grid of sigmoid(phi) (REFERENCES.md, E7). SF and RLOO are exact by enumeration; ARM and
+DisARM by integrating the uniform u cell by cell (``vartools.discrete.antithetic_moments``).
+Compared at equal cost: ARM / DisARM use 1 antithetic pair (2 evaluations), SF and RLOO
+K = 2 samples; SF with one sample is also shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from vartools.control_variates import loo_baseline
+from vartools.discrete import antithetic_moments, arm, disarm
+from vartools.distributions import Bernoulli
+from vartools.estimators import Estimator, make_estimator, score_function
+from vartools.exact import rloo_variance, sf_moments
+from vartools.experiment import Experiment, Scale, Trajectory
+from vartools.objectives import square_distance
+from vartools.optim import adam
+from vartools.problems import Problem
+
+TARGET = 0.49
+
+
+def problem() -> Problem:
+    """One Bernoulli at logit 0, f = (z - 0.49)^2."""
+    return Problem(
+        "arm_toy",
+        Bernoulli(np.zeros(1)),
+        square_distance(TARGET),
+        description="one Bernoulli, f = (z - 0.49)^2, maximised (Yin & Zhou 2019)",
+    )
+
+
+def estimators() -> list[Estimator]:
+    """SF, RLOO, ARM and DisARM."""
+    return [
+        make_estimator(score_function, name="sf"),
+        make_estimator(score_function, loo_baseline(), name="rloo"),
+        make_estimator(arm, name="arm"),
+        make_estimator(disarm, name="disarm"),
+    ]
+
+
+EXPERIMENT = Experiment(
+    name="arm_toy",
+    description=(
+        "ARM toy (Yin & Zhou 2019): maximise E[(z - 0.49)^2] over one Bernoulli logit with "
+        "Adam (lr 0.01), trained with ARM; replicate variance of SF, RLOO, ARM and DisARM "
+        "against sigmoid(phi) along the trajectory, with exact curves."
+    ),
+    problem=problem,
+    estimators=estimators(),
+    n_samples=[1, 2],
+    n_reps=500,
+    seed=63,
+    trajectory=Trajectory(
+        estimator=make_estimator(arm, name="arm"),
+        n=1,
+        optimizer=adam(0.01),
+        steps=2000,
+        every=50,
+        maximize=True,
+    ),
+    quick=Scale(n_reps=500, steps=1000, every=100),
+)
+
+
+#: (estimator, n) pairs of the figure: equal cost 2 evaluations, plus SF with one sample.
+CURVES = {
+    ("sf", 1): ("SF, 1 sample (1 eval)", "o", ":"),
+    ("sf", 2): ("SF, 2 samples (2 evals)", "o", "-"),
+    ("rloo", 2): ("RLOO, K = 2 (2 evals)", "s", "-"),
+    ("arm", 1): ("ARM, 1 pair (2 evals)", "^", "-"),
+    ("disarm", 1): ("DisARM, 1 pair (2 evals)", "D", "-"),
+}
+
+
+def exact_table(scale: str = "full") -> pd.DataFrame:
+    """Exact variances on a grid of sigmoid(phi) in [0.5, 0.9999] (every scale).
+
+    SF and RLOO by enumeration (``vartools.exact``), ARM and DisARM by integrating u cell by
+    cell (``vartools.discrete.antithetic_moments``).
+    """
+    del scale
+    rows = []
+    for phi in np.linspace(0.0, 9.2, 185):
+        prob = problem().with_params(np.array([phi]))
+        m = sf_moments(prob)
+        v_sf = float(m.m2[0] - m.g[0] ** 2)
+        vals = {
+            ("sf", 1): v_sf,
+            ("sf", 2): v_sf / 2,
+            ("rloo", 2): float(rloo_variance(m, 2)[0]),
+            ("arm", 1): float(antithetic_moments(prob, "arm", 1)[1][0]),
+            ("disarm", 1): float(antithetic_moments(prob, "disarm", 1)[1][0]),
+        }
+        for (name, n), v in vals.items():
+            rows.append(
+                {
+                    "logit": float(phi),
+                    "theta": float(special.expit(phi)),
+                    "estimator": name,
+                    "n": n,
+                    "exact_variance": max(v, 0.0),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def markers(summary: pd.DataFrame, training: pd.DataFrame) -> pd.DataFrame:
+    """The Monte Carlo markers with sigmoid(phi) of their checkpoint."""
+    s = summary[summary["kind"] == "coordinate"]
+    keep = [(e, n) in CURVES for e, n in zip(s["estimator"], s["n"], strict=True)]
+    s = s[keep].merge(training[["step", "theta.logits[0]"]], on="step", how="left")
+    return s.assign(theta=special.expit(s["theta.logits[0]"]))
+
+
+def _figures(
+    summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any, training: Any = None
+) -> list[Any]:
+    """Variance against sigmoid(phi) along the trajectory, exact curves overlaid."""
+    from pathlib import Path
+
+    import seaborn as sns
+    from matplotlib.figure import Figure
+
+    from vartools.plotting import save_figure
+
+    if training is None:
+        raise ValueError("the arm_toy figure needs the training table (training.csv)")
+    names = list(dict.fromkeys(e for e, _ in CURVES))
+    colors = dict(zip(names, sns.color_palette("colorblind", len(names)), strict=True))
+    mk = markers(summary, training)
+    fig = Figure(figsize=(8.5, 7), layout="constrained")
+    ax_t, ax = fig.subplots(2, 1, height_ratios=[1, 3])
+    ax_t.plot(
+        training["step"], special.expit(training["theta.logits[0]"]), "o-", ms=3, color="k", lw=1
+    )
+    ax_t.set_xlabel("training step (gradient ascent with ARM, Adam lr 0.01)")
+    ax_t.set_ylabel("sigmoid(phi)")
+    ax_t.grid(alpha=0.3)
+    floor = 1e-12 * exact["exact_variance"].max()
+    for (name, n), (label, marker, ls) in CURVES.items():
+        e = exact[(exact["estimator"] == name) & (exact["n"] == n)]
+        e = e[e["exact_variance"] > floor]
+        ax.plot(e["theta"], e["exact_variance"], ls, color=colors[name], lw=1.2)
+        m = mk[(mk["estimator"] == name) & (mk["n"] == n) & (mk["variance"] > floor)]
+        yerr = np.vstack([m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]])
+        ax.errorbar(
+            m["theta"],
+            m["variance"],
+            yerr=yerr,
+            fmt=marker,
+            ms=5,
+            color=colors[name],
+            mfc="none" if n == 1 and name == "sf" else None,
+            capsize=2,
+            lw=1,
+            label=label,
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("sigmoid(phi)")
+    ax.set_ylabel("variance of d/d phi estimate")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, frameon=False, loc="lower left")
+    ax.text(
+        0.99,
+        0.99,
+        "lines: exact; markers: replicate variance (95% CI)\n"
+        "DisARM at sigmoid(phi) = 1/2: variance 0 (not drawn)",
+        transform=ax.transAxes,
+        ha="right",
+        va="top",
+        fontsize=8,
+        color="0.25",
+    )
+    n_reps = int(summary["n_reps"].iloc[0])
+    fig.suptitle(
+        f"ARM toy, f = (z - 0.49)^2 maximised: {n_reps} replicates per checkpoint "
+        f"({summary['scale'].iloc[0]} scale)"
+    )
+    return save_figure(fig, Path(out_dir) / "variance_vs_theta")
+
+
+def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
+    """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
+    return _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))

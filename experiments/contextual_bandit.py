@@ -1,0 +1,146 @@
+"""REINFORCE in reinforcement learning: a contextual bandit with a tabular softmax policy.
+
+3 states drawn from a known distribution rho, 3 actions, policy softmax(logits[s]); reward
+rbar(s, a) + e with rbar ~ N(1, 1) (fixed table, seed 0) and e = +-0.5 (probability 1/2 each)
+independent of (s, a). The noise is a parameter-free part of the outcome x = (s, a, j), so
+f(x) is deterministic and the support is finite (18 outcomes): every oracle is exact
+(``vartools.settings.bandit``). The policy is trained from uniform logits by gradient ascent
+on the expected return (Adam, lr 0.05, RLOO per state, n = 4 episodes per step); at every
+checkpoint (a frozen policy) the replicate variance (95% CI) and the exact variance (by
+enumerating the 4-episode joint) of the policy-gradient estimate with
+
+- no baseline; a constant baseline equal to the expected return J; the state value V(s);
+- the optimal state-dependent baseline b*(s, a) = E[r s^2 | .] / E[s^2 | .] (per coordinate);
+- RLOO over all episodes, and RLOO among the episodes of the same state,
+
+together with the expected return.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vartools.control_variates import loo_baseline
+from vartools.estimators import Estimator, make_estimator, score_function
+from vartools.experiment import Experiment, Scale, Trajectory
+from vartools.optim import adam
+from vartools.problems import Problem
+from vartools.settings.bandit import (
+    expected_return_baseline,
+    make_bandit,
+    oracle_optimal_baseline,
+    per_state_loo_baseline,
+    state_value_baseline,
+)
+
+N_EPISODES = 4
+
+
+def problem() -> Problem:
+    """The 3-state, 3-action bandit with +-0.5 reward noise, uniform initial policy."""
+    return make_bandit(3, 3, noise=0.5, offset=1.0, seed=0)
+
+
+def estimators() -> list[Estimator]:
+    """Policy-gradient estimators with the compared baselines."""
+    sf = score_function
+    return [
+        make_estimator(sf, name="no baseline"),
+        make_estimator(sf, expected_return_baseline(), name="constant J"),
+        make_estimator(sf, state_value_baseline(), name="state value V(s)"),
+        make_estimator(sf, oracle_optimal_baseline(), name="optimal b*(s,a)"),
+        make_estimator(sf, loo_baseline(), name="rloo"),
+        make_estimator(sf, per_state_loo_baseline(), name="rloo per state"),
+    ]
+
+
+EXPERIMENT = Experiment(
+    name="contextual_bandit",
+    description=(
+        "Contextual bandit (3 states, 3 actions, tabular softmax policy, noisy rewards): "
+        "exact policy gradient by enumeration; replicate and exact variance of REINFORCE with "
+        "no baseline, a constant, the state value, the optimal state-dependent baseline, RLOO "
+        "and per-state RLOO, at frozen policies along training, with the expected return."
+    ),
+    problem=problem,
+    estimators=estimators(),
+    n_samples=[N_EPISODES],
+    n_reps=2000,
+    seed=64,
+    trajectory=Trajectory(
+        estimator=make_estimator(score_function, per_state_loo_baseline(), name="rloo per state"),
+        n=N_EPISODES,
+        optimizer=adam(0.05),
+        steps=400,
+        every=40,
+        maximize=True,
+    ),
+    quick=Scale(n_reps=1000, steps=100, every=50),
+)
+
+
+def _figures(
+    summary: pd.DataFrame, exact: Any = None, out_dir: Any = ".", training: Any = None
+) -> list[Any]:
+    """Expected return and the (mean over logits) variance of every baseline along training."""
+    from pathlib import Path
+
+    import seaborn as sns
+    from matplotlib.figure import Figure
+
+    from vartools.plotting import save_figure
+
+    names = [e.name for e in estimators()]
+    colors = dict(zip(names, sns.color_palette("colorblind", len(names)), strict=True))
+    marks = dict(zip(names, "osv^DP", strict=True))
+    s = summary[summary["kind"] == "mean"]
+    fig = Figure(figsize=(8.5, 7), layout="constrained")
+    ax_l, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.5])
+    if training is not None:
+        ax_l.plot(training["step"], training["loss"], "o-", color="k", ms=3, lw=1)
+    ax_l.set_ylabel("expected return J (exact)")
+    ax_l.set_title(f"trained with RLOO per state, {N_EPISODES} episodes per step, Adam lr 0.05")
+    ax_l.grid(alpha=0.3)
+    for name in names:
+        m = s[s["estimator"] == name].sort_values("step")
+        ax.plot(m["step"], m["exact_variance"], "-", color=colors[name], lw=1.2)
+        yerr = np.vstack([m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]])
+        ax.errorbar(
+            m["step"],
+            m["variance"],
+            yerr=yerr,
+            fmt=marks[name],
+            ms=5,
+            mfc="none",
+            color=colors[name],
+            capsize=2,
+            lw=1,
+            label=name,
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (each checkpoint is a frozen policy)")
+    ax.set_ylabel(f"variance ({N_EPISODES} episodes), mean over the 9 logits")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, frameon=False, ncol=2)
+    ax.text(
+        0.01,
+        0.02,
+        "lines: exact (enumeration of the 4-episode joint); markers: replicate variance, 95% CI",
+        transform=ax.transAxes,
+        fontsize=8,
+        color="0.25",
+    )
+    n_reps = int(summary["n_reps"].iloc[0])
+    fig.suptitle(
+        f"Contextual bandit (3 states, 3 actions, noisy rewards): {n_reps} replicates "
+        f"({summary['scale'].iloc[0]} scale)"
+    )
+    return save_figure(fig, Path(out_dir) / "training")
+
+
+def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
+    """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
+    return _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
