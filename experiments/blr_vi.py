@@ -44,7 +44,7 @@ from vartools.measure_valued import measure_valued
 from vartools.problems import Problem
 from vartools.settings.logistic import TrainConfig, blr_problem, breast_cancer, train_blr
 
-__all__ = ["EXPERIMENT", "build_estimators", "figures", "run", "tables"]
+__all__ = ["EXPERIMENT", "build_estimators", "figures", "tables"]
 
 SEED = 2012
 FULL = TrainConfig(steps=5000, every=250, n_reps=1000, elbo_samples=1000)
@@ -194,8 +194,8 @@ def figures(
     """ELBO and gradient variance against training step, from ``extra["trajectories"]``.
 
     Without that table (the harness passes "exact" and "training" only), the
-    ``trajectories.csv`` that ``run`` writes beside the summary is read; without it, no
-    figure is drawn (``run`` makes the trajectories).
+    ``trajectories.csv`` that the ``tables`` hook writes beside the summary is read; without it, no
+    figure is drawn.
     """
     from vartools.plotting import save_figure
 
@@ -208,17 +208,3 @@ def figures(
     files = save_figure(_elbo_figure(trajectories), out_dir / "blr_vi_elbo")
     files += save_figure(_variance_figure(trajectories), out_dir / "blr_vi_variance")
     return files
-
-
-def run(scale: str = "quick", out: str | Path = "results") -> list[Path]:
-    """Run the harness sweep, the training trajectories, and draw the figures."""
-    from vartools.results import atomic_write_bytes
-    from vartools.runner import run_experiment
-
-    report = run_experiment("blr_vi", scale=scale, out=out, progress=False)
-    out_dir = Path(out) / "blr_vi"
-    extra = tables(EXPERIMENT.at_scale(scale), report.summary)
-    for name, df in extra.items():
-        text = df.to_csv(index=False, float_format="%.17g")
-        atomic_write_bytes(out_dir / f"{name}.csv", text.encode("utf-8"))
-    return figures(report.summary, extra, out_dir / "figures")

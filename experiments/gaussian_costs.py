@@ -54,7 +54,6 @@ __all__ = [
     "exact_table",
     "figures",
     "marker_points",
-    "run",
     "tables",
 ]
 
@@ -601,18 +600,3 @@ def figures(
     files += save_figure(fig, out_dir / "gaussian_costs_beyond")
     files += save_figure(_n_figure(summary, exact), out_dir / "gaussian_costs_n")
     return files
-
-
-def run(scale: str = "quick", out: str | Path = "results") -> list[Path]:
-    """Run the sweep through the harness, write ``exact.csv`` and the figures."""
-    from vartools.results import atomic_write_bytes
-    from vartools.runner import run_experiment
-
-    report = run_experiment("gaussian_costs", scale=scale, out=out, progress=False)
-    exp = EXPERIMENT.at_scale(scale)
-    out_dir = Path(out) / "gaussian_costs"
-    extra = tables(exp, report.summary)
-    for name, df in extra.items():
-        text = df.to_csv(index=False, float_format="%.17g")
-        atomic_write_bytes(out_dir / f"{name}.csv", text.encode("utf-8"))
-    return figures(report.summary, extra, out_dir / "figures")

@@ -42,7 +42,7 @@ from vartools.settings.finance import (
     price_control,
 )
 
-__all__ = ["EXPERIMENT", "build_estimators", "exact_table", "figures", "run", "tables"]
+__all__ = ["EXPERIMENT", "build_estimators", "exact_table", "figures", "tables"]
 
 STRIKE, RATE, SIGMA, MATURITY = 100.0, 0.05, 0.2, 1.0
 KINDS = ("call", "digital")
@@ -364,17 +364,3 @@ def figures(
     files = save_figure(_moneyness_figure(summary, exact), out_dir / "option_greeks_moneyness")
     files += save_figure(_n_figure(summary, exact), out_dir / "option_greeks_n")
     return files
-
-
-def run(scale: str = "quick", out: str | Path = "results") -> list[Path]:
-    """Run the sweep through the harness, write exact.csv and bias.csv, draw the figures."""
-    from vartools.results import atomic_write_bytes
-    from vartools.runner import run_experiment
-
-    report = run_experiment("option_greeks", scale=scale, out=out, progress=False)
-    out_dir = Path(out) / "option_greeks"
-    extra = tables(EXPERIMENT.at_scale(scale), report.summary)
-    for name, df in extra.items():
-        text = df.to_csv(index=False, float_format="%.17g")
-        atomic_write_bytes(out_dir / f"{name}.csv", text.encode("utf-8"))
-    return figures(report.summary, extra, out_dir / "figures")

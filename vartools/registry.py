@@ -6,15 +6,21 @@ Three plain dicts map names to zero-argument factories; add an entry to extend t
     ESTIMATORS["sf+rb"] = lambda: make_estimator(score_function, rao_blackwell(), name="sf+rb")
 
 ``get_estimator(name)`` looks ``name`` up in ``ESTIMATORS`` first; failing that it
-reads ``name`` as ``base+reducer+reducer...`` with the base from ``BASES`` and
-each reducer from ``REDUCERS`` (applied in order), so ``"sf+const+loo"`` works
-without an entry. The estimator's table name is always the name asked for.
+reads ``name`` as ``base+reducer+reducer...[@sampler]`` with the base from
+``BASES`` (``sas<k>`` is sum-and-sample with k summed outcomes), each reducer from
+``REDUCERS`` (applied in order) and the sampler from ``SAMPLERS``, so
+``"sf+const+loo"`` or ``"sf+optbase@sobol"`` work without an entry. The
+estimator's table name is always the name asked for.
 
 Example:
     >>> get_estimator("sf+loo").name
     'sf+loo'
     >>> get_estimator("pathwise").base.name
     'pathwise'
+    >>> get_estimator("sf+optbase@sobol").sampler.name
+    'sobol'
+    >>> get_estimator("sas3+loo").base.name
+    'sas(k=3)'
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+from vartools.coefficients import delta_method, optimal_baseline
 from vartools.control_variates import (
     ControlVariate,
     constant_baseline,
     ema_baseline,
     loo_baseline,
 )
+from vartools.discrete import arm, disarm, straight_through
 from vartools.estimators import (
     BaseEstimator,
     Estimator,
@@ -35,12 +43,16 @@ from vartools.estimators import (
     pathwise,
     score_function,
 )
+from vartools.measure_valued import measure_valued
 from vartools.problems import nearest_name
+from vartools.rao_blackwell import dependency_aware, local_expectation, sum_and_sample
+from vartools.sampling import Sampler, antithetic, iid, sobol, stratified
 
 __all__ = [
     "BASES",
     "ESTIMATORS",
     "REDUCERS",
+    "SAMPLERS",
     "estimator_names",
     "get_estimator",
     "register_estimator",
@@ -50,6 +62,12 @@ __all__ = [
 BASES: dict[str, Callable[[], BaseEstimator]] = {
     "sf": lambda: score_function,
     "pathwise": lambda: pathwise,
+    "le": lambda: local_expectation,
+    "dep": lambda: dependency_aware,
+    "arm": lambda: arm,
+    "disarm": lambda: disarm,
+    "mvd": lambda: measure_valued,
+    "st": straight_through,
 }
 
 #: Variance reducers (control variates) by name: name -> factory() -> ControlVariate.
@@ -57,20 +75,64 @@ REDUCERS: dict[str, Callable[[], ControlVariate]] = {
     "loo": loo_baseline,
     "ema": lambda: ema_baseline(0.9),
     "const": lambda: constant_baseline(0.0),
+    "optbase": lambda: optimal_baseline("running"),
+    "optbase_loo": lambda: optimal_baseline("loo"),
+    "optbase_xfit": lambda: optimal_baseline("crossfit"),
+    "optbase_batch": lambda: optimal_baseline("batch"),
+    "delta1": lambda: delta_method(1, "running"),
+    "delta2": lambda: delta_method(2, "running"),
 }
+
+#: Samplers by name (``base+reducer@sampler``): name -> factory() -> Sampler.
+SAMPLERS: dict[str, Callable[[], Sampler]] = {
+    "iid": iid,
+    "antithetic": antithetic,
+    "stratified": stratified,
+    "sobol": sobol,
+}
+
+
+def _base(name: str) -> BaseEstimator:
+    if name.startswith("sas") and name[3:].isdigit():
+        return sum_and_sample(int(name[3:]))
+    return BASES[name]()
+
+
+def _is_base(name: str) -> bool:
+    return name in BASES or (name.startswith("sas") and name[3:].isdigit())
 
 
 def _composed(spec: str) -> Callable[[], Estimator]:
     def factory() -> Estimator:
-        base, *reducers = spec.split("+")
-        return make_estimator(BASES[base](), *(REDUCERS[r]() for r in reducers), name=spec)
+        chain_spec, _, sampler = spec.partition("@")
+        base, *reducers = chain_spec.split("+")
+        return make_estimator(
+            _base(base),
+            *(REDUCERS[r]() for r in reducers),
+            sampler=SAMPLERS[sampler or "iid"](),
+            name=spec,
+        )
 
     return factory
 
 
 #: Named estimators: name -> factory() -> Estimator (the table name is the key).
 ESTIMATORS: dict[str, Callable[[], Estimator]] = {
-    name: _composed(name) for name in ("sf", "sf+loo", "sf+ema", "pathwise")
+    name: _composed(name)
+    for name in (
+        "sf",
+        "sf+loo",
+        "sf+ema",
+        "sf+optbase",
+        "sf+delta2",
+        "sf+optbase@sobol",
+        "pathwise",
+        "pathwise+delta2",
+        "le",
+        "arm",
+        "disarm",
+        "mvd",
+    )
 }
 
 
@@ -101,12 +163,18 @@ def get_estimator(name: str) -> Estimator:
     if name in ESTIMATORS:
         est = ESTIMATORS[name]()
     else:
-        base, *reducers = name.split("+")
-        if base not in BASES:
+        chain_spec, _, sampler = name.partition("@")
+        base, *reducers = chain_spec.split("+")
+        if not _is_base(base):
             raise ValueError(
                 f"unknown estimator {name!r}; {nearest_name(name, tuple(ESTIMATORS))} "
-                f"(or compose base+reducer with bases {sorted(BASES)} and reducers "
-                f"{sorted(REDUCERS)})"
+                f"(or compose base+reducer[@sampler] with bases {sorted(BASES)} or sas<k>, "
+                f"reducers {sorted(REDUCERS)} and samplers {sorted(SAMPLERS)})"
+            )
+        if sampler and sampler not in SAMPLERS:
+            raise ValueError(
+                f"unknown sampler {sampler!r} in estimator {name!r}; "
+                f"{nearest_name(sampler, tuple(SAMPLERS))}"
             )
         for r in reducers:
             if r not in REDUCERS:
