@@ -70,6 +70,7 @@ def estimators() -> list[Estimator]:
 
 EXPERIMENT = Experiment(
     name="quadratic_200",
+    summary_rows="aggregates",  # thousands of per-coordinate rows would not be worth committing
     description=(
         "Double-CV toy (Titsias & Shi 2022): 200 Bernoullis, f = ||b - 0.499||^2 / 200, "
         "trained with RLOO (K = 2) and RMSprop (lr 0.01); mean per-dimension replicate "

@@ -69,6 +69,7 @@ def estimators() -> list[Estimator]:
 
 EXPERIMENT = Experiment(
     name="sbn_digits",
+    summary_rows="aggregates",  # thousands of per-coordinate rows would not be worth committing
     description=(
         "Binary VAE (sigmoid belief net, 16 latents, linear encoder and decoder) on the "
         "binarised 8x8 digits, trained with RLOO: replicate variance of the encoder-weight "

@@ -241,6 +241,10 @@ class Experiment:
         log_y: log scale on the variance axis.
         coordinates: parameter coordinates the default figure shows besides the
             "(mean)" aggregate.
+        summary_rows: "all" (default): one summary row per parameter coordinate plus
+            the aggregates; "aggregates": only the aggregate rows ("(mean)", "(max)",
+            "(trace)") and the listed ``coordinates``, for models with thousands of
+            parameters whose per-coordinate table would be too large to commit.
     """
 
     name: str
@@ -263,6 +267,7 @@ class Experiment:
     log_x: bool = False
     log_y: bool = True
     coordinates: Sequence[str] = ()
+    summary_rows: str = "all"
     scale: str = "full"
 
     def __post_init__(self) -> None:
@@ -274,6 +279,11 @@ class Experiment:
         object.__setattr__(self, "n_samples", tuple(self.n_samples))
         object.__setattr__(self, "points", tuple(dict(p) for p in self.points))
         object.__setattr__(self, "coordinates", tuple(self.coordinates))
+        if self.summary_rows not in ("all", "aggregates"):
+            raise ValueError(
+                f"experiment {self.name!r}: summary_rows must be 'all' or 'aggregates', got "
+                f"{self.summary_rows!r}"
+            )
         if not self.estimators:
             raise ValueError(f"experiment {self.name!r}: estimators must not be empty")
         if not self.n_samples:

@@ -823,6 +823,9 @@ def _assemble_summary(
             "step": step,
             **exp.point_columns(p),
         }
+        if exp.summary_rows == "aggregates":
+            keep = (table["kind"] != "coordinate") | table["coordinate"].isin(exp.coordinates)
+            table = table[keep].reset_index(drop=True)
         for i, (k, v) in enumerate(lead.items()):
             table.insert(i, k, v)
         tables.append(table)
