@@ -1,0 +1,52 @@
+"""Figure: contextual bandit, REINFORCE baselines along training.
+
+Reads results/contextual_bandit/{summary,training}.csv; writes figures/bandit.pdf.
+"""
+
+from _common import COLORS, errorbars, log_axes, new_figure, read, save
+
+STYLE = {
+    "no baseline": ("no baseline", COLORS[0], "o"),
+    "rloo per state": ("RLOO within each state", COLORS[5], "<"),
+    "rloo": ("RLOO", COLORS[3], "s"),
+    "constant J": ("constant $b = J(\\theta)$", COLORS[4], "^"),
+    "state value V(s)": ("state value $V(s)$", COLORS[2], "D"),
+    "optimal b*(s,a)": ("optimal $b^\\star(s, a)$", COLORS[1], "v"),
+}
+
+
+def main() -> None:
+    """Left: mean variance over the logits (exact lines, markers); right: expected return."""
+    s = read("contextual_bandit")
+    s = s[s["kind"] == "mean"]
+    training = read("contextual_bandit", "training")
+    fig, axes = new_figure(2.9, ncols=2, width_ratios=[1.6, 1])
+    ax_v, ax_r = axes[0]
+    for name, (label, color, marker) in STYLE.items():
+        m = s[s["estimator"] == name].sort_values("step")
+        ax_v.plot(m["step"], m["exact_variance"], color=color, lw=1)
+        errorbars(
+            ax_v,
+            m["step"],
+            m["variance"],
+            m["variance_lo"],
+            m["variance_hi"],
+            color=color,
+            marker=marker,
+            label=label,
+        )
+    log_axes(ax_v)
+    ax_v.set_xlabel("training step (Adam)")
+    ax_v.set_ylabel("mean variance over logits (log scale)")
+    n = int(s["n"].iloc[0])
+    ax_v.set_title(f"policy-gradient variance, {n} episodes per estimate")
+    fig.legend(*ax_v.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+    ax_r.plot(training["step"], training["loss"], color="k", marker="o", ms=3, mfc="white")
+    ax_r.set_xlabel("training step (Adam)")
+    ax_r.set_ylabel("expected return $J(\\theta)$ (exact)")
+    ax_r.set_title("expected return")
+    save(fig, "bandit")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Figure: the Liu / Kool Bernoulli toy, variance against f evaluations per estimate.
+
+Reads results/liu_kool_toy/{summary,exact}.csv; writes figures/liu_kool.pdf.
+"""
+
+from _common import COLORS, errorbars, log_axes, new_figure, read, save
+
+from experiments.liu_kool_toy import markers
+
+STYLE = {
+    "reinforce": ("REINFORCE ($n$ samples)", COLORS[0], "o"),
+    "rloo": ("RLOO ($K$ samples)", COLORS[1], "s"),
+    "sum_and_sample": ("sum-and-sample ($k$ summed + 1 sampled)", COLORS[2], "^"),
+}
+
+
+def main() -> None:
+    """One panel per eta: exact lines (enumeration), Monte Carlo markers with 95% CIs."""
+    exact = read("liu_kool_toy", "exact")
+    mk = markers(read("liu_kool_toy"))
+    etas = sorted(exact["eta"].unique(), reverse=True)
+    fig, axes = new_figure(2.7, ncols=len(etas))
+    for ax, eta in zip(axes[0], etas, strict=True):
+        ex = exact[exact["eta"] == eta]
+        floor = 1e-12 * ex["exact_variance"].max()
+        for fam, (label, color, marker) in STYLE.items():
+            e = ex[(ex["family"] == fam) & (ex["exact_variance"] > floor)]
+            e = e.drop_duplicates("n_evals").sort_values("n_evals")
+            ax.plot(e["n_evals"], e["exact_variance"], color=color, label=label)
+            m = mk[(mk["eta"] == eta) & (mk["family"] == fam) & (mk["variance"] > floor)]
+            errorbars(
+                ax,
+                m["n_evals"],
+                m["variance"],
+                m["variance_lo"],
+                m["variance_hi"],
+                color=color,
+                marker=marker,
+            )
+        log_axes(ax)
+        ax.set_xticks(sorted(ex["n_evals"].unique()))
+        ax.set_title(f"$\\eta = {eta:g}$, exact gradient ${float(ex['truth'].iloc[0]):.4g}$")
+        ax.set_xlabel("$f$ evaluations per estimate")
+    axes[0, 0].set_ylabel("variance of $\\partial/\\partial\\eta$ (log scale)")
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False
+    )
+    save(fig, "liu_kool")
+
+
+if __name__ == "__main__":
+    main()

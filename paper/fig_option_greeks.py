@@ -1,0 +1,57 @@
+"""Figure: single-sample variance of Black-Scholes Greeks against moneyness.
+
+Reads results/option_greeks/{exact,summary,digital}.csv; writes figures/option_greeks.pdf.
+"""
+
+import pandas as pd
+from _common import COLORS, errorbars, log_axes, new_figure, read, save
+
+STYLE = {
+    "lr": ("likelihood ratio (score function)", COLORS[0], "o"),
+    "lr+cv": ("likelihood ratio + control variate", COLORS[1], "s"),
+    "pathwise": ("pathwise", COLORS[2], "^"),
+    "pathwise+cv": ("pathwise + control variate", COLORS[6], "x"),
+}
+PANELS = (
+    ("call", "s0", "European call: delta"),
+    ("call", "sigma", "European call: vega"),
+    ("digital", "s0", "digital call: delta"),
+)
+
+
+def main() -> None:
+    """Exact lines (quadrature) and Monte Carlo markers (n = 1) for three Greeks."""
+    exact = read("option_greeks", "exact")
+    mc = pd.concat([read("option_greeks"), read("option_greeks", "digital")], ignore_index=True)
+    mc = mc[(mc["kind"] == "coordinate") & (mc["n"] == 1)]
+    fig, axes = new_figure(2.6, ncols=3)
+    for ax, (kind, coord, title) in zip(axes[0], PANELS, strict=True):
+        for name, (label, color, marker) in STYLE.items():
+            if kind == "digital" and name.startswith("pathwise"):
+                continue  # identically zero: biased (see the bias table)
+            e = exact[(exact["kind"] == kind) & (exact["coordinate"] == coord)]
+            e = e[e["estimator"] == name].sort_values("moneyness")
+            ax.plot(e["moneyness"], e["exact_variance"], color=color, label=label)
+            m = mc[(mc["at_kind"] == kind) & (mc["coordinate"] == coord)]
+            m = m[m["estimator"] == name]
+            errorbars(
+                ax,
+                m["at_moneyness"],
+                m["variance"],
+                m["variance_lo"],
+                m["variance_hi"],
+                color=color,
+                marker=marker,
+            )
+        log_axes(ax)
+        ax.set_title(title)
+        ax.set_xlabel("moneyness $S_0/K$")
+    axes[0, 0].set_ylabel("single-sample variance (log scale)")
+    fig.legend(
+        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False
+    )
+    save(fig, "option_greeks")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Figure: sigmoid belief net on the 8x8 digits, encoder-gradient variance against cost.
+
+Reads results/sbn_digits/{summary,exact}.csv; writes figures/sbn.pdf.
+"""
+
+from _common import COLORS, errorbars, log_axes, new_figure, read, save
+
+STYLE = {
+    "sf+rloo": ("SF + RLOO ($n$ samples)", COLORS[0], "o"),
+    "arm": ("ARM ($n$ pairs)", COLORS[4], "^"),
+    "disarm": ("DisARM ($n$ pairs)", COLORS[2], "D"),
+    "local_expectation": ("local expectation ($n$ samples)", COLORS[3], "*"),
+}
+SNAPSHOTS = (300, 3000)
+
+
+def main() -> None:
+    """Left: the exact ELBO of the RLOO-trained model; then variance against f evaluations."""
+    s = read("sbn_digits")
+    s = s[s["kind"] == "mean"]
+    elbo = read("sbn_digits", "exact")
+    fig, axes = new_figure(2.8, ncols=1 + len(SNAPSHOTS))
+    ax_e = axes[0, 0]
+    ax_e.plot(elbo["step"], elbo["elbo"], color="k")
+    for step in SNAPSHOTS:
+        ax_e.axvline(step, color="0.5", lw=0.8, ls=":")
+    ax_e.set_xlabel("training step (RLOO, Adam)")
+    ax_e.set_ylabel("ELBO per digit (nats)")
+    ax_e.set_title("training")
+    for ax, step in zip(axes[0, 1:], SNAPSHOTS, strict=True):
+        for name, (label, color, marker) in STYLE.items():
+            m = s[(s["at_step"] == step) & (s["estimator"] == name)].sort_values("n_evals")
+            errorbars(
+                ax,
+                m["n_evals"],
+                m["variance"],
+                m["variance_lo"],
+                m["variance_hi"],
+                color=color,
+                marker=marker,
+                ls="-",
+                label=label,
+            )
+        log_axes(ax, x=True)
+        ax.set_xlabel("$f$ evaluations (log scale)")
+        ax.set_title(f"variance at step {step}")
+    axes[0, 1].set_ylabel("mean variance over weights (log)")
+    fig.legend(
+        *axes[0, 1].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False
+    )
+    save(fig, "sbn")
+
+
+if __name__ == "__main__":
+    main()
