@@ -131,15 +131,14 @@ def _figures(
     """Variance against sigmoid(phi) along the trajectory, exact curves overlaid."""
     from pathlib import Path
 
-    import seaborn as sns
     from matplotlib.figure import Figure
 
-    from vartools.plotting import save_figure
+    from experiments._common import run_size
+    from vartools.plotting import axes_note, errorbar_ci, palette, save_figure
 
     if training is None:
         raise ValueError("the arm_toy figure needs the training table (training.csv)")
-    names = list(dict.fromkeys(e for e, _ in CURVES))
-    colors = dict(zip(names, sns.color_palette("colorblind", len(names)), strict=True))
+    colors = palette(dict.fromkeys(e for e, _ in CURVES))
     mk = markers(summary, training)
     fig = Figure(figsize=(8.5, 7), layout="constrained")
     ax_t, ax = fig.subplots(2, 1, height_ratios=[1, 3])
@@ -155,39 +154,25 @@ def _figures(
         e = e[e["exact_variance"] > floor]
         ax.plot(e["theta"], e["exact_variance"], ls, color=colors[name], lw=1.2)
         m = mk[(mk["estimator"] == name) & (mk["n"] == n) & (mk["variance"] > floor)]
-        yerr = np.vstack([m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]])
-        ax.errorbar(
-            m["theta"],
-            m["variance"],
-            yerr=yerr,
-            fmt=marker,
-            ms=5,
-            color=colors[name],
-            mfc="none" if n == 1 and name == "sf" else None,
-            capsize=2,
-            lw=1,
-            label=label,
-        )
+        mfc = "none" if n == 1 and name == "sf" else None
+        errorbar_ci(ax, m, "theta", fmt=marker, color=colors[name], mfc=mfc, label=label)
     ax.set_yscale("log")
     ax.set_xlabel("sigmoid(phi)")
     ax.set_ylabel("variance of d/d phi estimate")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, frameon=False, loc="lower left")
-    ax.text(
-        0.99,
-        0.99,
+    axes_note(
+        ax,
         "lines: exact; markers: replicate variance (95% CI)\n"
         "DisARM at sigmoid(phi) = 1/2: variance 0 (not drawn)",
-        transform=ax.transAxes,
+        0.99,
+        0.99,
         ha="right",
         va="top",
-        fontsize=8,
-        color="0.25",
     )
-    n_reps = int(summary["n_reps"].iloc[0])
+    n_reps, scale = run_size(summary)
     fig.suptitle(
-        f"ARM toy, f = (z - 0.49)^2 maximised: {n_reps} replicates per checkpoint "
-        f"({summary['scale'].iloc[0]} scale)"
+        f"ARM toy, f = (z - 0.49)^2 maximised: {n_reps} replicates per checkpoint ({scale} scale)"
     )
     return save_figure(fig, Path(out_dir) / "variance_vs_theta")
 

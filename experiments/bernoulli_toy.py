@@ -239,17 +239,16 @@ def _figures(
     """Loss and log-variance against steps (RELAX Fig. 1), and variance against theta."""
     from pathlib import Path
 
-    import seaborn as sns
     from matplotlib.figure import Figure
 
-    from vartools.plotting import save_figure
+    from experiments._common import run_size
+    from vartools.plotting import axes_note, errorbar_ci, legend_below, palette, save_figure
 
     if training is None:
         raise ValueError("the bernoulli_toy figures need the training table (training.csv)")
-    colors = dict(zip(STYLE, sns.color_palette("colorblind", len(STYLE)), strict=True))
+    colors = palette(STYLE)
     mk = markers(summary, training)
-    n_reps = int(summary["n_reps"].iloc[0])
-    scale = str(summary["scale"].iloc[0])
+    n_reps, scale = run_size(summary)
     note = (
         "lines: exact; markers: replicate variance with 95% CI\n"
         "SF + optimal baseline and the exact gradient have variance 0 (one Bernoulli)"
@@ -271,36 +270,14 @@ def _figures(
                 ax_v.plot(e["step"], e["exact_variance"], "-", color=colors[name], lw=1.2)
             m = m[~m["zero"] & m["resolved"]]
             if len(m):
-                yerr = np.vstack(
-                    [m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]]
-                )
-                ax_v.errorbar(
-                    m["step"],
-                    m["variance"],
-                    yerr=yerr,
-                    fmt=marker,
-                    ms=5,
-                    color=colors[name],
-                    mfc="none",
-                    capsize=2,
-                    lw=1,
-                    label=label,
-                )
+                style = {"fmt": marker, "color": colors[name], "mfc": "none", "label": label}
+                errorbar_ci(ax_v, m, "step", **style)
         ax_v.set_yscale("log")
         ax_v.set_xlabel("training step")
         ax_v.set_ylabel("variance of d/d logit estimate")
         ax_v.grid(alpha=0.3)
-        ax_v.text(
-            0.02,
-            0.02,
-            note + "\nARM / DisARM exact curves: see variance_vs_theta",
-            transform=ax_v.transAxes,
-            fontsize=7.5,
-            color="0.25",
-            va="bottom",
-        )
-    handles, labels = axes[1, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+        axes_note(ax_v, note + "\nARM / DisARM exact curves: see variance_vs_theta", fontsize=7.5)
+    legend_below(fig, axes[1, 0], ncol=4)
     fig.suptitle(f"REBAR/RELAX Bernoulli toy: {n_reps} replicates per checkpoint ({scale} scale)")
     files += save_figure(fig, Path(out_dir) / "training")
     fig = Figure(figsize=(11, 4.8), layout="constrained")
@@ -315,30 +292,15 @@ def _figures(
                 ax.plot(e["theta"], e["exact_variance"], "-", color=colors[name], lw=1.2)
             m = mk[(mk["estimator"] == name) & (mk["t"] == t) & ~mk["zero"] & mk["resolved"]]
             if len(m):
-                yerr = np.vstack(
-                    [m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]]
-                )
-                ax.errorbar(
-                    m["theta"],
-                    m["variance"],
-                    yerr=yerr,
-                    fmt=marker,
-                    ms=5,
-                    color=colors[name],
-                    mfc="none",
-                    capsize=2,
-                    lw=1,
-                    label=label,
-                )
+                errorbar_ci(ax, m, "theta", fmt=marker, color=colors[name], mfc="none", label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("theta = sigmoid(logit)")
         ax.set_ylabel("variance of d/d logit estimate")
         ax.set_title(f"t = {t:g}: markers at the training checkpoints")
         ax.grid(alpha=0.3)
-        ax.text(0.02, 0.02, note, transform=ax.transAxes, fontsize=7.5, color="0.25", va="bottom")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+        axes_note(ax, note, fontsize=7.5)
+    legend_below(fig, axes[0], ncol=4)
     fig.suptitle(f"Bernoulli toy: variance against theta ({n_reps} replicates, {scale} scale)")
     files += save_figure(fig, Path(out_dir) / "variance_vs_theta")
     return files

@@ -144,6 +144,8 @@ def _elbo_figure(traj: pd.DataFrame) -> Any:
 def _variance_figure(traj: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
 
+    from vartools.plotting import legend_below
+
     fig = Figure(figsize=(10.0, 7.5), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
     blocks = (("loc", "mean"), ("log_scale", "log-scale"))
@@ -178,8 +180,7 @@ def _variance_figure(traj: pd.DataFrame) -> Any:
             ax.grid(True, which="major", alpha=0.3)
             if i == 1:
                 ax.set_xlabel("training step")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    legend_below(fig, axes[0, 0], ncol=3, fontsize=9)
     fig.suptitle(
         "Per-dimension variance of the single-sample gradient of E_q[log-likelihood] on "
         "the full data,\nalong each estimator's own training run (95% CI bands)",

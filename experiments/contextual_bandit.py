@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from vartools.control_variates import loo_baseline
@@ -88,13 +87,13 @@ def _figures(
     """Expected return and the (mean over logits) variance of every baseline along training."""
     from pathlib import Path
 
-    import seaborn as sns
     from matplotlib.figure import Figure
 
-    from vartools.plotting import save_figure
+    from experiments._common import run_size
+    from vartools.plotting import axes_note, errorbar_ci, palette, save_figure
 
     names = [e.name for e in estimators()]
-    colors = dict(zip(names, sns.color_palette("colorblind", len(names)), strict=True))
+    colors = palette(names)
     marks = dict(zip(names, "osv^DP", strict=True))
     s = summary[summary["kind"] == "mean"]
     fig = Figure(figsize=(8.5, 7), layout="constrained")
@@ -107,36 +106,22 @@ def _figures(
     for name in names:
         m = s[s["estimator"] == name].sort_values("step")
         ax.plot(m["step"], m["exact_variance"], "-", color=colors[name], lw=1.2)
-        yerr = np.vstack([m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]])
-        ax.errorbar(
-            m["step"],
-            m["variance"],
-            yerr=yerr,
-            fmt=marks[name],
-            ms=5,
-            mfc="none",
-            color=colors[name],
-            capsize=2,
-            lw=1,
-            label=name,
-        )
+        errorbar_ci(ax, m, "step", fmt=marks[name], mfc="none", color=colors[name], label=name)
     ax.set_yscale("log")
     ax.set_xlabel("training step (each checkpoint is a frozen policy)")
     ax.set_ylabel(f"variance ({N_EPISODES} episodes), mean over the 9 logits")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, frameon=False, ncol=2)
-    ax.text(
-        0.01,
-        0.02,
+    axes_note(
+        ax,
         "lines: exact (enumeration of the 4-episode joint); markers: replicate variance, 95% CI",
-        transform=ax.transAxes,
-        fontsize=8,
-        color="0.25",
+        0.01,
+        va="baseline",
     )
-    n_reps = int(summary["n_reps"].iloc[0])
+    n_reps, scale = run_size(summary)
     fig.suptitle(
         f"Contextual bandit (3 states, 3 actions, noisy rewards): {n_reps} replicates "
-        f"({summary['scale'].iloc[0]} scale)"
+        f"({scale} scale)"
     )
     return save_figure(fig, Path(out_dir) / "training")
 

@@ -450,6 +450,8 @@ def _panel(
     cost: str,
     coord: str,
 ) -> None:
+    from vartools.plotting import errorbar_ci, fixed_log_x
+
     top = 0.0
     for name in names:
         e = exact[
@@ -467,10 +469,13 @@ def _panel(
         m = _markers(summary, name, cost, coord)
         m = m[m["y"] > ZERO * top]
         if len(m):
-            ax.errorbar(
-                m["x"],
-                m["y"],
-                yerr=[m["y"] - m["lo"], m["hi"] - m["y"]],
+            errorbar_ci(
+                ax,
+                m,
+                "x",
+                y="y",
+                lo="lo",
+                hi="hi",
                 fmt=st["marker"],
                 color=st["color"],
                 ms=4,
@@ -480,12 +485,7 @@ def _panel(
             )
     ax.set_yscale("log")
     if COSTS[cost]["log_x"]:
-        from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
-
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(FixedLocator(COSTS[cost]["ticks"]))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        fixed_log_x(ax, COSTS[cost]["ticks"])
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -493,6 +493,8 @@ def _grid_figure(
     summary: pd.DataFrame, exact: pd.DataFrame, names: tuple[str, ...], title: str
 ) -> Any:
     from matplotlib.figure import Figure
+
+    from vartools.plotting import legend_below
 
     fig = Figure(figsize=(9.0, 10.0), layout="constrained")
     axes = fig.subplots(len(COSTS), 2)
@@ -503,14 +505,15 @@ def _grid_figure(
             ax.set_title(f"{COSTS[cost]['label']}: gradient w.r.t. {label}", fontsize=10)
             ax.set_xlabel("$k$")
             ax.set_ylabel("variance of one sample")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    legend_below(fig, axes[0, 0], ncol=3, fontsize=9)
     fig.suptitle(title, fontsize=11)
     return fig
 
 
 def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
+
+    from vartools.plotting import errorbar_ci, fixed_log_x, legend_below
 
     cost, k = N_PANEL["cost"], float(N_PANEL["k"])
     fig = Figure(figsize=(9.0, 4.2), layout="constrained")
@@ -522,10 +525,10 @@ def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
             m = sub[(sub["estimator"] == name) & (sub["coordinate"] == coord)].sort_values("n")
             if not len(m):
                 continue
-            ax.errorbar(
-                m["n"],
-                m["variance"],
-                yerr=[m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]],
+            errorbar_ci(
+                ax,
+                m,
+                "n",
                 fmt=st["marker"] + "-",
                 color=st["color"],
                 ms=4,
@@ -545,19 +548,13 @@ def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
                 ns = np.array(sorted(m["n"].unique()), dtype=float)
         if ref_y is not None:
             ax.plot(ns, ref_y / ns, "k--", lw=1.0, label="exact SF variance / n")
-        from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
-
-        ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_locator(FixedLocator(sorted(sub["n"].unique())))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        fixed_log_x(ax, sorted(sub["n"].unique()), base=2)
         ax.set_yscale("log")
         ax.set_xlabel("samples per estimate $n$")
         ax.set_ylabel("variance of the estimate")
         ax.set_title(f"{COSTS[cost]['label']}, $k = {k:g}$: w.r.t. {label}", fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=9, frameon=False)
+    legend_below(fig, axes[0], ncol=3, fontsize=9)
     return fig
 
 

@@ -35,13 +35,19 @@ from scipy import special
 
 from vartools.control_variates import loo_baseline
 from vartools.distributions import Bernoulli, Distribution
-from vartools.estimators import BaseEstimator, Batch, Estimator, make_estimator, score_function
+from vartools.estimators import (
+    BaseEstimator,
+    Batch,
+    Estimator,
+    chain_rule_estimator,
+    make_estimator,
+    score_function,
+)
 from vartools.exact import SFMoments, rloo_variance
 from vartools.experiment import Experiment, Scale
 from vartools.objectives import square_distance
 from vartools.problems import Problem
 from vartools.rao_blackwell import local_expectation, sum_and_sample
-from vartools.sampling import Sampler
 
 P0 = (0.6, 0.51, 0.48)
 ETAS = (0.0, -4.0)
@@ -66,22 +72,11 @@ class SharedBernoulli(Distribution):
     def event_shape(self) -> tuple[int, ...]:
         return (self.d,)
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        return ("eta",)
-
     def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         return [("eta", ())]
 
-    @property
-    def params(self) -> np.ndarray:
-        return np.array([float(self.eta)])
-
     def with_params(self, theta: Any) -> SharedBernoulli:
-        theta = np.asarray(theta, dtype=np.float64)
-        if theta.shape != (1,):
-            raise ValueError(f"theta must have shape (1,), got {theta.shape}")
-        return SharedBernoulli(float(theta[0]), self.d)
+        return SharedBernoulli(float(self._check_theta(theta)[0]), self.d)
 
     def per_coordinate(self) -> Bernoulli:
         """The same law with one logit per coordinate (all equal to eta)."""
@@ -146,27 +141,10 @@ def chain_rule(base: BaseEstimator) -> BaseEstimator:
     an unbiased estimator gives an unbiased estimator of the shared gradient, at the same
     cost; for the score function the summed score is the shared score.
     """
-
-    def from_samples(prob: Problem, x: np.ndarray) -> Batch:
-        assert base.from_samples is not None
-        return _summed(base.from_samples(per_coordinate(prob), x))
-
-    def from_noise(prob: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
-        return _summed(base.from_noise(per_coordinate(prob), noise, independent))
-
-    draw = None
-    if base.draw is not None:
-
-        def draw(prob: Problem, n: int, rng: Any, reps: Any, sampler: Sampler) -> Batch:
-            assert base.draw is not None
-            return _summed(base.draw(per_coordinate(prob), n, rng, reps, sampler))
-
-    return BaseEstimator(
-        name=base.name,
-        from_noise=from_noise,
-        from_samples=from_samples if base.from_samples is not None else None,
-        draw=draw,
-        unbiased=base.unbiased,
+    return chain_rule_estimator(
+        base,
+        per_coordinate,
+        lambda batch, prob: _summed(batch),
         doc=f"Shared-logit (chain rule) version of {base.name}.",
     )
 
@@ -355,15 +333,13 @@ def _figures(summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any) -> list[A
     """Variance of the shared-logit gradient against f evaluations, one panel per eta."""
     from pathlib import Path
 
-    import seaborn as sns
     from matplotlib.figure import Figure
 
-    from vartools.plotting import save_figure
+    from experiments._common import run_size
+    from vartools.plotting import axes_note, errorbar_ci, legend_below, palette, save_figure
 
     mk = markers(summary)
-    colors = dict(
-        zip(FAMILY_STYLE, sns.color_palette("colorblind", len(FAMILY_STYLE)), strict=True)
-    )
+    colors = palette(FAMILY_STYLE)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     axes = fig.subplots(1, len(ETAS), sharey=False)
     for ax, eta in zip(axes, ETAS, strict=True):
@@ -393,20 +369,9 @@ def _figures(summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any) -> list[A
             m = mk[(mk["eta"] == eta) & (mk["family"] == fam)]
             m = m[m["variance"] > floor].sort_values("n_evals")
             if len(m):
-                yerr = np.vstack(
-                    [m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]]
-                )
-                ax.errorbar(
-                    m["n_evals"],
-                    m["variance"],
-                    yerr=yerr,
-                    fmt=marker,
-                    ms=5,
-                    color=colors[fam],
-                    mfc="none",
-                    capsize=2,
-                    lw=1,
-                    label=f"{label}: Monte Carlo (95% CI)",
+                mc_label = f"{label}: Monte Carlo (95% CI)"
+                errorbar_ci(
+                    ax, m, "n_evals", fmt=marker, color=colors[fam], mfc="none", label=mc_label
                 )
         ax.set_yscale("log")
         ax.set_xlabel("f evaluations per estimate")
@@ -415,21 +380,10 @@ def _figures(summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any) -> list[A
         ax.set_title(f"eta = {eta:g} (exact gradient {g:.4g})")
         ax.set_xticks(range(1, MAX_EVALS + 1))
         if zero_notes:
-            ax.text(
-                0.98,
-                0.98,
-                "\n".join(zero_notes),
-                transform=ax.transAxes,
-                ha="right",
-                va="top",
-                fontsize=8,
-                color="0.25",
-            )
+            axes_note(ax, "\n".join(zero_notes), 0.98, 0.98, ha="right", va="top")
         ax.grid(alpha=0.3, which="both")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
-    scale = str(summary["scale"].iloc[0]) if "scale" in summary else ""
-    n_reps = int(summary["n_reps"].iloc[0])
+    legend_below(fig, axes[0], ncol=2)
+    n_reps, scale = run_size(summary)
     fig.suptitle(
         f"Liu/Kool Bernoulli toy (3 Bernoullis, shared logit): {n_reps} replicates, {scale} scale",
         fontsize=11,

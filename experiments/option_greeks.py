@@ -221,6 +221,8 @@ STYLE = {
     "pathwise": {"label": "pathwise", "color": "#D55E00", "marker": "^"},
     "pathwise+cv": {"label": "pathwise + price control variate", "color": "#E69F00", "marker": "v"},
 }
+#: Style of the Monte Carlo markers (95% CI error bars).
+MARKER = {"ms": 4, "capsize": 2, "mfc": "white", "lw": 0.9}
 PANELS = (
     ("call", "s0", "European call: delta"),
     ("call", "sigma", "European call: vega"),
@@ -230,6 +232,8 @@ PANELS = (
 
 def _moneyness_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
+
+    from vartools.plotting import errorbar_ci, legend_below
 
     fig = Figure(figsize=(12.0, 4.3), layout="constrained")
     axes = fig.subplots(1, 3)
@@ -257,24 +261,13 @@ def _moneyness_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
                 & (summary["n"] == 1)
             ]
             m = m.sort_values("at_moneyness")
-            ax.errorbar(
-                m["at_moneyness"],
-                m["variance"],
-                yerr=[m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]],
-                fmt=st["marker"],
-                color=st["color"],
-                ms=4,
-                capsize=2,
-                mfc="white",
-                lw=0.9,
-            )
+            errorbar_ci(ax, m, "at_moneyness", fmt=st["marker"], color=st["color"], **MARKER)
         ax.set_yscale("log")
         ax.set_xlabel("moneyness $S_0 / K$")
         ax.set_ylabel("variance of one sample")
         ax.set_title(title + (" (pathwise: 0, biased)" if kind == "digital" else ""), fontsize=10)
         ax.grid(True, alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9, frameon=False)
+    legend_below(fig, axes[0], ncol=4, fontsize=9)
     fig.suptitle(
         "Black-Scholes Greeks, K = 100, r = 0.05, sigma = 0.2, T = 1 (lines: exact; "
         "markers: Monte Carlo, 95% CI)",
@@ -285,7 +278,8 @@ def _moneyness_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
 
 def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    from vartools.plotting import errorbar_ci, fixed_log_x, legend_below
 
     fig = Figure(figsize=(12.0, 4.3), layout="constrained")
     axes = fig.subplots(1, 3)
@@ -308,29 +302,16 @@ def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
             if v1 <= 0:
                 continue
             ax.plot(ns, v1 / ns, color=st["color"], lw=1.2, ls="--")
-            ax.errorbar(
-                m["n"],
-                m["variance"],
-                yerr=[m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]],
-                fmt=st["marker"],
-                color=st["color"],
-                ms=4,
-                capsize=2,
-                mfc="white",
-                lw=0.9,
-                label=st["label"],
+            errorbar_ci(
+                ax, m, "n", fmt=st["marker"], color=st["color"], label=st["label"], **MARKER
             )
-        ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_locator(FixedLocator(ns))
-        ax.xaxis.set_major_formatter(ScalarFormatter())
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        fixed_log_x(ax, ns, base=2)
         ax.set_yscale("log")
         ax.set_xlabel("samples per estimate $n$")
         ax.set_ylabel("variance of the estimate")
         ax.set_title(f"{title}, at the money ($S_0 = K$)", fontsize=10)
         ax.grid(True, alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9, frameon=False)
+    legend_below(fig, axes[0], ncol=4, fontsize=9)
     fig.suptitle(
         "Variance against n (dashed: exact single-sample variance / n; markers: "
         "Monte Carlo, 95% CI)",

@@ -110,12 +110,12 @@ def _figures(
     """Loss and mean per-dimension variance against training steps."""
     from pathlib import Path
 
-    import seaborn as sns
     from matplotlib.figure import Figure
 
-    from vartools.plotting import save_figure
+    from experiments._common import run_size
+    from vartools.plotting import axes_note, errorbar_ci, palette, save_figure
 
-    colors = dict(zip(STYLE, sns.color_palette("colorblind", len(STYLE)), strict=True))
+    colors = palette(STYLE)
     s = summary[summary["kind"] == "mean"]
     fig = Figure(figsize=(8.5, 7), layout="constrained")
     ax_l, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.5])
@@ -134,38 +134,18 @@ def _figures(
             zero.append(label.split(",")[0])
             continue
         m = m[~tiny]
-        yerr = np.vstack([m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]])
-        ax.errorbar(
-            m["step"],
-            m["variance"],
-            yerr=yerr,
-            fmt=marker + "-",
-            ms=5,
-            lw=1,
-            color=colors[name],
-            capsize=2,
-            label=label,
-        )
+        errorbar_ci(ax, m, "step", fmt=marker + "-", color=colors[name], label=label)
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("mean over the 200 logits of the variance")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, frameon=False)
     if zero:
-        ax.text(
-            0.99,
-            0.02,
-            ", ".join(zero) + ": variance 0 (f is separable)",
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=8,
-            color="0.25",
-        )
-    n_reps = int(summary["n_reps"].iloc[0])
+        axes_note(ax, ", ".join(zero) + ": variance 0 (f is separable)", 0.99, ha="right")
+    n_reps, scale = run_size(summary)
     fig.suptitle(
         f"Double-CV toy, 200 Bernoullis: {n_reps} replicates per checkpoint, 95% CIs "
-        f"({summary['scale'].iloc[0]} scale)"
+        f"({scale} scale)"
     )
     return save_figure(fig, Path(out_dir) / "training")
 

@@ -112,12 +112,12 @@ def _figures(summary: pd.DataFrame, exact: Any, out_dir: Any, training: Any = No
     """ELBO against steps, and the mean encoder-gradient variance against f evaluations."""
     from pathlib import Path
 
-    import seaborn as sns
     from matplotlib.figure import Figure
 
-    from vartools.plotting import save_figure
+    from experiments._common import run_size
+    from vartools.plotting import errorbar_ci, palette, save_figure
 
-    colors = dict(zip(STYLE, sns.color_palette("colorblind", len(STYLE)), strict=True))
+    colors = palette(STYLE)
     s = summary[summary["kind"] == "mean"]
     steps = sorted(s["at_step"].astype(int).unique())
     ncol = min(3, len(steps) + 1)
@@ -139,18 +139,7 @@ def _figures(summary: pd.DataFrame, exact: Any, out_dir: Any, training: Any = No
         sub = s[s["at_step"].astype(int) == st]
         for name, (label, marker) in STYLE.items():
             m = sub[sub["estimator"] == name].sort_values("n_evals")
-            yerr = np.vstack([m["variance"] - m["variance_lo"], m["variance_hi"] - m["variance"]])
-            ax.errorbar(
-                m["n_evals"],
-                m["variance"],
-                yerr=yerr,
-                fmt=marker + "-",
-                ms=5,
-                lw=1,
-                color=colors[name],
-                capsize=2,
-                label=label,
-            )
+            errorbar_ci(ax, m, "n_evals", fmt=marker + "-", color=colors[name], label=label)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("f evaluations per estimate")
@@ -158,11 +147,8 @@ def _figures(summary: pd.DataFrame, exact: Any, out_dir: Any, training: Any = No
         ax.set_title(f"step {st}")
         ax.grid(alpha=0.3, which="both")
     axes[1].legend(fontsize=8, frameon=False)
-    n_reps = int(summary["n_reps"].iloc[0])
-    fig.suptitle(
-        f"Sigmoid belief net on 8x8 digits: {n_reps} replicates, 95% CIs "
-        f"({summary['scale'].iloc[0]} scale)"
-    )
+    n_reps, scale = run_size(summary)
+    fig.suptitle(f"Sigmoid belief net on 8x8 digits: {n_reps} replicates, 95% CIs ({scale} scale)")
     return save_figure(fig, Path(out_dir) / "variance_vs_evals")
 
 

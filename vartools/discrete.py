@@ -40,7 +40,7 @@ from scipy import special
 
 from vartools._validation import check_reps, short_repr
 from vartools.distributions import Bernoulli, Categorical, Distribution
-from vartools.estimators import BaseEstimator, Batch, Estimator
+from vartools.estimators import BaseEstimator, Batch, Estimator, from_noise_via_samples
 from vartools.objectives import Objective
 from vartools.problems import Problem
 from vartools.sampling import Sampler
@@ -272,12 +272,9 @@ def straight_through(relaxed: Objective | None = None) -> BaseEstimator:
             independent=ind,
         )
 
-    def from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
-        return from_samples(problem, problem.dist.transform(noise), noise, independent)
-
     return BaseEstimator(
         name="st",
-        from_noise=from_noise,
+        from_noise=from_noise_via_samples(from_samples),
         from_samples=from_samples,
         unbiased=False,
         needs_grad=False,  # checked when drawing: a Categorical uses relaxed.grad

@@ -45,6 +45,7 @@ __all__ = [
     "Categorical",
     "Distribution",
     "Normal",
+    "UniformNoise",
     "DEFAULT_SUPPORT_BUDGET",
 ]
 
@@ -85,9 +86,9 @@ class Distribution(ABC):
         """Shape of one outcome x."""
 
     @property
-    @abstractmethod
     def param_names(self) -> tuple[str, ...]:
-        """Names of the entries of the flat parameter vector theta."""
+        """Names of the entries of theta: ``block[i,j]`` for each block of ``_blocks()``."""
+        return tuple(name for block, shape in self._blocks() for name in _index_names(block, shape))
 
     @property
     def n_params(self) -> int:
@@ -95,13 +96,25 @@ class Distribution(ABC):
         return sum(math.prod(shape) for _, shape in self._blocks())
 
     @property
-    @abstractmethod
     def params(self) -> np.ndarray:
-        """The flat parameter vector theta, shape (p,)."""
+        """The flat parameter vector theta, shape (p,).
+
+        By default the attributes named by ``_blocks()``, flattened and concatenated (a
+        copy); distributions whose blocks are not attributes override it.
+        """
+        blocks = [np.asarray(getattr(self, name)).ravel() for name, _ in self._blocks()]
+        return np.concatenate(blocks)
 
     @abstractmethod
     def with_params(self, theta: Any) -> Distribution:
         """Return the same family at the flat parameters ``theta`` (shape (p,))."""
+
+    def _check_theta(self, theta: Any) -> np.ndarray:
+        """``theta`` as a finite float64 array of shape (p,) (for ``with_params``)."""
+        theta = as_finite_array(theta, "theta")
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
+        return theta
 
     def unflatten(self, g: Any) -> dict[str, np.ndarray]:
         """Split an array whose last axis is over theta into named parameter blocks.
@@ -122,7 +135,7 @@ class Distribution(ABC):
         start = 0
         for name, shape in self._blocks():
             size = math.prod(shape)
-            out[name] = g[..., start : start + size].reshape(*g.shape[:-1], *shape)
+            out[name] = g[..., start : start + size].reshape((*g.shape[:-1], *shape))
             start += size
         return out
 
@@ -218,8 +231,33 @@ def _check_budget(count: float, budget: int, what: str) -> None:
         )
 
 
+class UniformNoise(Distribution):
+    """Base for discrete distributions sampled by the inverse CDF of uniforms on [0, 1).
+
+    The noise is the uniform itself (``noise_from_uniform`` is the identity), one per
+    coordinate of the event, drawn directly in float32 or float64.
+    """
+
+    def sample_noise(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
+        """Uniforms on [0, 1), shape (*reps, n, *event)."""
+        shape = self._noise_shape(n, reps, rng)  # checks rng first
+        return rng.random(shape, dtype=_noise_dtype(dtype))
+
+    def sample_noise_as(
+        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
+    ) -> np.ndarray:
+        """Base noise drawn directly in ``dtype`` (float32 or float64)."""
+        return self.sample_noise(n, rng=rng, reps=reps, dtype=dtype)
+
+    def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
+        """Identity: the noise is the uniform."""
+        return u
+
+
 @dataclass(frozen=True, eq=False)
-class Bernoulli(Distribution):
+class Bernoulli(UniformNoise):
     """Independent Bernoullis with theta = logits (any shape), p(x=1) = sigmoid(logits).
 
     The score is ``x - sigmoid(logits)``; sampling uses the inverse CDF
@@ -245,47 +283,17 @@ class Bernoulli(Distribution):
         """Shape of the logits."""
         return tuple(self.logits.shape)
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """``logits[i]`` names."""
-        return tuple(_index_names("logits", self.event_shape))
-
     def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         return [("logits", self.event_shape)]
 
-    @property
-    def params(self) -> np.ndarray:
-        """Flat logits."""
-        return self.logits.ravel().copy()
-
     def with_params(self, theta: Any) -> Bernoulli:
         """Bernoulli at the flat logits ``theta``."""
-        theta = as_finite_array(theta, "theta")
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
-        return Bernoulli(theta.reshape(self.event_shape))
+        return Bernoulli(self._check_theta(theta).reshape(self.event_shape))
 
     @property
     def probs(self) -> np.ndarray:
         """P(x = 1) = sigmoid(logits)."""
         return special.expit(self.logits)
-
-    def sample_noise(
-        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
-    ) -> np.ndarray:
-        """Uniforms on [0, 1), shape (*reps, n, *event)."""
-        shape = self._noise_shape(n, reps, rng)  # checks rng first
-        return rng.random(shape, dtype=_noise_dtype(dtype))
-
-    def sample_noise_as(
-        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
-    ) -> np.ndarray:
-        """Base noise drawn directly in ``dtype`` (float32 or float64)."""
-        return self.sample_noise(n, rng=rng, reps=reps, dtype=dtype)
-
-    def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
-        """Identity: the noise is the uniform."""
-        return u
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
         """Inverse CDF: x = 1[u > 1 - sigmoid(logits)] as float64 (float32 for float32 noise)."""
@@ -338,7 +346,7 @@ class Bernoulli(Distribution):
 
 
 @dataclass(frozen=True, eq=False)
-class Categorical(Distribution):
+class Categorical(UniformNoise):
     """Independent categoricals; ``logits`` has shape (*batch, K), categories on the last axis.
 
     theta is the flattened logits (p = prod(batch) * K) and the score is
@@ -420,47 +428,17 @@ class Categorical(Distribution):
         """The batch shape of the logits (one integer outcome per categorical)."""
         return tuple(self.logits.shape[:-1])
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """``logits[...]`` names over (*batch, K)."""
-        return tuple(_index_names("logits", tuple(self.logits.shape)))
-
     def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         return [("logits", tuple(self.logits.shape))]
 
-    @property
-    def params(self) -> np.ndarray:
-        """Flat logits."""
-        return self.logits.ravel().copy()
-
     def with_params(self, theta: Any) -> Categorical:
-        """Categorical at the flat logits ``theta``."""
-        theta = as_finite_array(theta, "theta")
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
-        return Categorical(theta.reshape(self.logits.shape))
+        """Categorical at the flat logits ``theta`` (names ``logits[...]`` over (*batch, K))."""
+        return Categorical(self._check_theta(theta).reshape(self.logits.shape))
 
     @property
     def probs(self) -> np.ndarray:
         """softmax(logits), shape (*batch, K)."""
         return self._probs.copy()  # type: ignore[attr-defined]
-
-    def sample_noise(
-        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
-    ) -> np.ndarray:
-        """Uniforms on [0, 1), one per categorical: shape (*reps, n, *batch)."""
-        shape = self._noise_shape(n, reps, rng)  # checks rng first
-        return rng.random(shape, dtype=_noise_dtype(dtype))
-
-    def sample_noise_as(
-        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
-    ) -> np.ndarray:
-        """Base noise drawn directly in ``dtype`` (float32 or float64)."""
-        return self.sample_noise(n, rng=rng, reps=reps, dtype=dtype)
-
-    def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
-        """Identity: the noise is the uniform."""
-        return u
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
         """Inverse CDF: the smallest k with cdf_k > u (= #{k : cdf_k <= u}), as int64."""
@@ -614,12 +592,6 @@ class Normal(Distribution):
     def _second(self) -> str:
         return "scale" if self.parameterization == "scale" else "log_scale"
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """``loc[i]`` then ``scale[i]`` (or ``log_scale[i]``)."""
-        ev = self.event_shape
-        return tuple(_index_names("loc", ev) + _index_names(self._second, ev))
-
     def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         return [("loc", self.event_shape), (self._second, self.event_shape)]
 
@@ -631,9 +603,7 @@ class Normal(Distribution):
 
     def with_params(self, theta: Any) -> Normal:
         """Normal at the flat parameters ``theta`` (same parameterization)."""
-        theta = as_finite_array(theta, "theta")
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
+        theta = self._check_theta(theta)
         d = self.n_params // 2
         loc, second = theta[:d].reshape(self.event_shape), theta[d:].reshape(self.event_shape)
         if self.parameterization == "scale":

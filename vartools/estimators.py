@@ -37,6 +37,8 @@ __all__ = [
     "Batch",
     "DeferredScore",
     "Estimator",
+    "chain_rule_estimator",
+    "from_noise_via_samples",
     "make_estimator",
     "pathwise",
     "score_function",
@@ -258,6 +260,77 @@ class BaseEstimator:
         return self.from_noise(problem, noise, sampler.independent)
 
 
+def from_noise_via_samples(
+    from_samples: Callable[..., Batch],
+) -> Callable[[Problem, np.ndarray, bool], Batch]:
+    """The ``from_noise`` of a base estimator that depends on the outcomes x only.
+
+    Args:
+        from_samples: ``(problem, x, noise, independent) -> Batch``; it receives the noise
+            and the independence flag to record them in the batch.
+
+    Returns:
+        ``from_noise(problem, noise, independent=True)``, which computes
+        x = ``problem.dist.transform(noise)`` and calls ``from_samples``.
+    """
+
+    def from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
+        return from_samples(problem, problem.dist.transform(noise), noise, independent)
+
+    return from_noise
+
+
+def chain_rule_estimator(
+    base: BaseEstimator,
+    inner: Callable[[Problem], Problem],
+    lift: Callable[[Batch, Problem], Batch],
+    *,
+    doc: str = "",
+) -> BaseEstimator:
+    """A base estimator that runs ``base`` on another parameterisation and maps the batch back.
+
+    For a problem whose parameters theta determine the parameters phi(theta) of an inner
+    problem with the same outcomes, ``base`` estimates grad_phi on ``inner(problem)`` and
+    ``lift(batch, problem)`` applies the chain rule to its terms (and score), e.g. summing
+    the per-coordinate terms of a shared logit or multiplying logit terms by a linear
+    encoder's inputs. Unbiasedness, the noise and the f-evaluation count carry over.
+
+    Args:
+        base: the base estimator of the inner gradient.
+        inner: maps the outer problem to the inner one (same outcomes x and noise).
+        lift: maps the inner batch, given the outer problem, to the outer batch.
+        doc: the new estimator's help text.
+
+    Returns:
+        A ``BaseEstimator`` with the name of ``base`` (and its ``from_samples`` and ``draw``
+        when ``base`` has them).
+    """
+
+    def from_noise(prob: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
+        return lift(base.from_noise(inner(prob), noise, independent), prob)
+
+    def from_samples(prob: Problem, x: np.ndarray) -> Batch:
+        assert base.from_samples is not None
+        return lift(base.from_samples(inner(prob), x), prob)
+
+    draw = None
+    if base.draw is not None:
+
+        def draw(prob: Problem, n: int, rng: Any, reps: Any, sampler: Sampler) -> Batch:
+            assert base.draw is not None
+            return lift(base.draw(inner(prob), n, rng, reps, sampler), prob)
+
+    return BaseEstimator(
+        name=base.name,
+        from_noise=from_noise,
+        from_samples=from_samples if base.from_samples is not None else None,
+        draw=draw,
+        unbiased=base.unbiased,
+        per_sample=base.per_sample,
+        doc=doc,
+    )
+
+
 def _sf_from_samples(
     problem: Problem, x: np.ndarray, noise: np.ndarray | None = None, independent: bool = True
 ) -> Batch:
@@ -273,13 +346,9 @@ def _sf_from_samples(
     )
 
 
-def _sf_from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
-    return _sf_from_samples(problem, problem.dist.transform(noise), noise, independent)
-
-
 score_function = BaseEstimator(
     name="sf",
-    from_noise=_sf_from_noise,
+    from_noise=from_noise_via_samples(_sf_from_samples),
     from_samples=_sf_from_samples,
     doc="""Score-function (REINFORCE, likelihood-ratio) estimator.
 

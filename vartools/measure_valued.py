@@ -39,6 +39,7 @@ from vartools._validation import check_reps
 from vartools.distributions import Normal
 from vartools.estimators import BaseEstimator, Batch
 from vartools.problems import Problem
+from vartools.rao_blackwell import _replace_eval
 from vartools.sampling import Sampler
 
 __all__ = ["measure_valued", "mvd_moments"]
@@ -56,23 +57,6 @@ def _require_normal(problem: Problem, who: str) -> Normal:
     return problem.dist
 
 
-def _replace_eval(problem: Problem, base: np.ndarray, vals: np.ndarray) -> np.ndarray:
-    """f at ``base`` (*lead, D) with coordinate d replaced by vals[..., d]: (*lead, D)."""
-    ev = problem.dist.event_shape
-    lead = base.shape[:-1]
-    d = base.shape[-1]
-    out = np.empty((*lead, d))
-    chunk = max(1, CHUNK_ELEMENTS // max(1, math.prod(lead) * d))
-    for start in range(0, d, chunk):
-        ds = np.arange(start, min(d, start + chunk))
-        ar = np.arange(ds.size)
-        xc = np.repeat(base[..., None, :], ds.size, axis=-2)  # (*lead, c, D)
-        xc[..., ar, ds] = vals[..., ds]
-        flat = xc.reshape(*lead[:-1], lead[-1] * ds.size, *ev)
-        out[..., ds] = problem.evaluate(flat).reshape(*lead, ds.size)
-    return out
-
-
 def _draw(problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler) -> Batch:
     dist = _require_normal(problem, "measure_valued")
     lead = (*check_reps(reps), n)
@@ -84,11 +68,11 @@ def _draw(problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler
     m = np.where(rng.random((*lead, d)) < 0.5, -m, m)  # double-sided Maxwell
     u = rng.random((*lead, d))
     base = loc + scale * e
-    f_mu_pos = _replace_eval(problem, base, loc + scale * w)
-    f_mu_neg = _replace_eval(problem, base, loc - scale * w)
-    f_sd_pos = _replace_eval(problem, base, loc + scale * m)
+    f_mu_pos = _replace_eval(problem, base, loc + scale * w, CHUNK_ELEMENTS)
+    f_mu_neg = _replace_eval(problem, base, loc - scale * w, CHUNK_ELEMENTS)
+    f_sd_pos = _replace_eval(problem, base, loc + scale * m, CHUNK_ELEMENTS)
     neg = loc + scale * (u * m)  # a N(loc, scale^2) draw, coupled to m
-    f_sd_neg = _replace_eval(problem, base, neg)
+    f_sd_neg = _replace_eval(problem, base, neg, CHUNK_ELEMENTS)
     g_mu = (f_mu_pos - f_mu_neg) / (scale * math.sqrt(2.0 * math.pi))
     g_sd = (f_sd_pos - f_sd_neg) / scale
     if dist.parameterization == "log_scale":

@@ -10,6 +10,11 @@ PNG (README) and PDF (paper) by ``save_figure``.
 - ``plot_training``: variance at the checkpoints of a training trajectory (with the
   EMA variance, labelled as the DisARM / REBAR measure, when recorded) and the loss.
 
+Building blocks for the experiments' own figures: ``palette`` (colours by name),
+``errorbar_ci`` (markers with 95% CI error bars from a summary table's columns),
+``axes_note`` (a grey note inside the axes), ``legend_below`` (one figure legend under
+the panels) and ``fixed_log_x`` (a log x axis with plain labels at given ticks).
+
 Example:
     >>> import pandas as pd
     >>> t = pd.DataFrame({"estimator": ["sf", "sf"], "n": [2, 4], "point": [0, 0],
@@ -23,7 +28,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +39,17 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from vartools.experiment import Experiment
 
-__all__ = ["plot_experiment", "plot_sweep", "plot_training", "save_figure"]
+__all__ = [
+    "axes_note",
+    "errorbar_ci",
+    "fixed_log_x",
+    "legend_below",
+    "palette",
+    "plot_experiment",
+    "plot_sweep",
+    "plot_training",
+    "save_figure",
+]
 
 EMA_LABEL = "EMA variance (DisARM/REBAR measure)"
 
@@ -56,6 +71,74 @@ COLORBLIND = (
 
 def _palette(names: Sequence[str]) -> dict[str, Any]:
     return {name: COLORBLIND[i % len(COLORBLIND)] for i, name in enumerate(names)}
+
+
+def palette(names: Iterable[str]) -> dict[str, str]:
+    """The colour-blind palette's colours for ``names``, in order (cycling after ten)."""
+    return _palette(list(names))
+
+
+def errorbar_ci(
+    ax: Any,
+    rows: pd.DataFrame,
+    x: str,
+    *,
+    y: str = "variance",
+    lo: str | None = None,
+    hi: str | None = None,
+    **style: Any,
+) -> Any:
+    """Markers at ``rows[y]`` against ``rows[x]`` with error bars from ``rows[lo]`` to ``rows[hi]``.
+
+    Args:
+        ax: matplotlib axes.
+        rows: table rows (e.g. of a summary table, whose 95% CIs are ``variance_lo`` and
+            ``variance_hi``).
+        x: column of the x values.
+        y: column of the values.
+        lo: column of the lower ends (default ``f"{y}_lo"``).
+        hi: column of the upper ends (default ``f"{y}_hi"``).
+        **style: passed to ``ax.errorbar`` (fmt, color, label...); the defaults are ms=5,
+            capsize=2, lw=1.
+
+    Returns:
+        The ``ErrorbarContainer``.
+    """
+    v = rows[y]
+    yerr = np.vstack([v - rows[lo or f"{y}_lo"], rows[hi or f"{y}_hi"] - v])
+    return ax.errorbar(rows[x], v, yerr=yerr, **{"ms": 5, "capsize": 2, "lw": 1, **style})
+
+
+def axes_note(
+    ax: Any,
+    text: str,
+    x: float = 0.02,
+    y: float = 0.02,
+    *,
+    ha: str = "left",
+    va: str = "bottom",
+    fontsize: float = 8,
+) -> None:
+    """A grey note at (x, y) in axes coordinates (0 to 1), e.g. what the lines and markers are."""
+    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=fontsize, color="0.25")
+
+
+def legend_below(fig: Figure, ax: Any, *, ncol: int, fontsize: float = 8) -> None:
+    """One legend for the figure, under the panels, from the entries of ``ax``."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="outside lower center", ncol=ncol, fontsize=fontsize, frameon=False
+    )
+
+
+def fixed_log_x(ax: Any, ticks: Any, *, base: float = 10) -> None:
+    """Log x axis (of ``base``) with plain-number major labels at ``ticks`` and no minor labels."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log", base=base)
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _plain_log_x(ax: Any, values: np.ndarray) -> None:

@@ -60,7 +60,7 @@ import numpy as np
 from vartools._validation import check_positive_int, check_reps, short_repr
 from vartools.control_variates import ControlVariate, require_score
 from vartools.distributions import Bernoulli, Categorical, Distribution, Normal
-from vartools.estimators import BaseEstimator, Batch
+from vartools.estimators import BaseEstimator, Batch, from_noise_via_samples
 from vartools.objectives import SumOfTerms
 from vartools.problems import Problem
 from vartools.sampling import Sampler
@@ -113,6 +113,29 @@ def _lead(x: np.ndarray, dist: Distribution) -> tuple[int, ...]:
     return tuple(x.shape[: x.ndim - len(dist.event_shape)])
 
 
+def _replace_eval(
+    problem: Problem, base: np.ndarray, vals: np.ndarray, chunk_elements: int
+) -> np.ndarray:
+    """f at ``base`` (*lead, D) with coordinate d replaced by vals[..., d], each d: (*lead, D).
+
+    The D modified copies of each sample are evaluated in chunks of coordinates holding
+    at most about ``chunk_elements`` entries (one call of f per chunk); D evaluations of
+    f per sample in all.
+    """
+    ev = problem.dist.event_shape
+    lead = base.shape[:-1]
+    d = base.shape[-1]
+    out = np.empty((*lead, d))
+    chunk = max(1, chunk_elements // max(1, math.prod(lead) * d))
+    for start in range(0, d, chunk):
+        ds = np.arange(start, min(d, start + chunk))
+        ar = np.arange(ds.size)
+        xc = np.repeat(base[..., None, :], ds.size, axis=-2)  # (*lead, c, D)
+        xc[..., ar, ds] = vals[..., ds]  # coordinate ds[a] replaced in copy a
+        out[..., ds] = _evaluate_stacked(problem, xc.reshape(*lead, ds.size, *ev), lead)
+    return out
+
+
 def _evaluate_stacked(problem: Problem, xs: np.ndarray, lead: tuple[int, ...]) -> np.ndarray:
     """f on modified samples xs (*lead, *extra, *event) -> (*lead, *extra), one call."""
     ev = problem.dist.event_shape
@@ -127,16 +150,9 @@ def _le_bernoulli(problem: Problem, x: np.ndarray, fx: np.ndarray) -> np.ndarray
     lead = _lead(x, dist)
     d = dist.n_params
     xf = x.reshape(*lead, d)
-    delta = np.empty((*lead, d))
-    chunk = max(1, CHUNK_ELEMENTS // max(1, math.prod(lead) * d))
-    for start in range(0, d, chunk):
-        ds = np.arange(start, min(d, start + chunk))
-        ar = np.arange(ds.size)
-        xc = np.repeat(xf[..., None, :], ds.size, axis=-2)  # (*lead, c, d)
-        xc[..., ar, ds] = 1.0 - xc[..., ar, ds]  # flip coordinate ds[a] in copy a
-        f_flip = _evaluate_stacked(problem, xc.reshape(*lead, ds.size, *dist.event_shape), lead)
-        # f(b_d = 1) - f(b_d = 0) = (f(x) - f(flip_d x)) * (2 b_d - 1)
-        delta[..., ds] = (fx[..., None] - f_flip) * (2.0 * xf[..., ds] - 1.0)
+    f_flip = _replace_eval(problem, xf, 1.0 - xf, CHUNK_ELEMENTS)  # coordinate d flipped
+    # f(b_d = 1) - f(b_d = 0) = (f(x) - f(flip_d x)) * (2 b_d - 1)
+    delta = (fx[..., None] - f_flip) * (2.0 * xf - 1.0)
     theta = dist.probs.ravel()
     return theta * (1.0 - theta) * delta
 
@@ -192,13 +208,9 @@ def _le_from_samples(
     )
 
 
-def _le_from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
-    return _le_from_samples(problem, problem.dist.transform(noise), noise, independent)
-
-
 local_expectation = BaseEstimator(
     name="le",
-    from_noise=_le_from_noise,
+    from_noise=from_noise_via_samples(_le_from_samples),
     from_samples=_le_from_samples,
     doc="""Local expectation gradients (Titsias & Lazaro-Gredilla, NeurIPS 2015).
 
@@ -446,13 +458,9 @@ def _dep_from_samples(
     )
 
 
-def _dep_from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
-    return _dep_from_samples(problem, problem.dist.transform(noise), noise, independent)
-
-
 dependency_aware = BaseEstimator(
     name="dep",
-    from_noise=_dep_from_noise,
+    from_noise=from_noise_via_samples(_dep_from_samples),
     from_samples=_dep_from_samples,
     doc="""Dependency-aware score-function estimator for f = sum_t f_t declared with its reads.
 

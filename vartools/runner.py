@@ -429,27 +429,23 @@ class RunReport:
 
 def plan_cells(exp: Experiment, phase: str = "measure") -> list[CellKey]:
     """The cells of ``exp`` (resolved at a scale) for phase "train" or "measure"."""
-    keys: list[CellKey] = []
     ests = exp.build_estimators()
+
+    def cells(kind: str, count: int, per_cell: int) -> list[CellKey]:
+        """Per point and applicable n, ``count`` seed blocks or checkpoints in runs of per_cell."""
+        return [
+            CellKey(kind, p, n, lo, min(count, lo + per_cell))
+            for p in range(len(exp.points))
+            for n in exp.n_samples
+            if _applicable(ests, n)
+            for lo in range(0, count, per_cell)
+        ]
+
     if exp.trajectory is None:
-        nb = n_blocks(exp)
-        for p in range(len(exp.points)):
-            for n in exp.n_samples:
-                if not _applicable(ests, n):
-                    continue
-                for lo in range(0, nb, exp.blocks_per_cell):
-                    keys.append(CellKey("block", p, n, lo, min(nb, lo + exp.blocks_per_cell)))
-        return keys
+        return cells("block", n_blocks(exp), exp.blocks_per_cell)
     if phase == "train":
         return [CellKey("train", p, exp.trajectory.n, 0, 1) for p in range(len(exp.points))]
-    nc = len(exp.trajectory.checkpoints())
-    for p in range(len(exp.points)):
-        for n in exp.n_samples:
-            if not _applicable(ests, n):
-                continue
-            for lo in range(0, nc, exp.checkpoints_per_cell):
-                keys.append(CellKey("measure", p, n, lo, min(nc, lo + exp.checkpoints_per_cell)))
-    return keys
+    return cells("measure", len(exp.trajectory.checkpoints()), exp.checkpoints_per_cell)
 
 
 def _versions(executor: str) -> dict[str, str]:

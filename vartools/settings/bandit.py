@@ -47,7 +47,7 @@ from scipy import special
 
 from vartools._validation import as_finite_array, check_positive_int
 from vartools.control_variates import ControlVariate, subtract_baseline
-from vartools.distributions import DEFAULT_SUPPORT_BUDGET, Distribution, _index_names
+from vartools.distributions import DEFAULT_SUPPORT_BUDGET, Distribution
 from vartools.estimators import Batch
 from vartools.exact import sf_moments
 from vartools.problems import Problem
@@ -139,27 +139,13 @@ class ContextualPolicy(Distribution):
         """(3,): state, action, noise index."""
         return (3,)
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """``logits[s,a]``."""
-        return tuple(_index_names("logits", tuple(self.logits.shape)))
-
     def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         return [("logits", tuple(self.logits.shape))]
 
-    @property
-    def params(self) -> np.ndarray:
-        """Flat logits, shape (S A,)."""
-        return self.logits.ravel().copy()
-
     def with_params(self, theta: Any) -> ContextualPolicy:
-        """The same bandit at the flat logits ``theta``."""
-        theta = as_finite_array(theta, "theta")
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
-        return ContextualPolicy(
-            theta.reshape(self.logits.shape), self.state_probs, self.noise_probs
-        )
+        """The same bandit at the flat logits ``theta`` (S A,)."""
+        logits = self._check_theta(theta).reshape(self.logits.shape)
+        return ContextualPolicy(logits, self.state_probs, self.noise_probs)
 
     @property
     def policy(self) -> np.ndarray:

@@ -42,11 +42,10 @@ import numpy as np
 from scipy import special
 
 from vartools._validation import as_finite_array, check_positive_int
-from vartools.distributions import DEFAULT_SUPPORT_BUDGET, Bernoulli, Distribution, _index_names
-from vartools.estimators import BaseEstimator, Batch
+from vartools.distributions import DEFAULT_SUPPORT_BUDGET, Bernoulli, Distribution
+from vartools.estimators import BaseEstimator, Batch, chain_rule_estimator
 from vartools.optim import adam
 from vartools.problems import Problem
-from vartools.sampling import Sampler
 
 __all__ = [
     "SBN",
@@ -270,25 +269,12 @@ class EncoderBernoulli(Distribution):
         """(B, K)."""
         return (int(self.x.shape[0]), int(self.w.shape[0]))
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """``w[k,j]`` (j = D is the bias)."""
-        return tuple(_index_names("w", tuple(self.w.shape)))
-
     def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
-        return [("w", tuple(self.w.shape))]
-
-    @property
-    def params(self) -> np.ndarray:
-        """Flat (W_e, b_e)."""
-        return self.w.ravel().copy()
+        return [("w", tuple(self.w.shape))]  # names w[k,j], j = D the bias
 
     def with_params(self, theta: Any) -> EncoderBernoulli:
-        """The same minibatch at encoder weights ``theta`` (p,)."""
-        theta = as_finite_array(theta, "theta")
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have shape ({self.n_params},), got {theta.shape}")
-        return replace(self, w=theta.reshape(self.w.shape))
+        """The same minibatch at the flat encoder weights ``theta`` (W_e, b_e), shape (p,)."""
+        return replace(self, w=self._check_theta(theta).reshape(self.w.shape))
 
     def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
         """Uniforms, shape (*reps, n, B, K)."""
@@ -341,7 +327,10 @@ def _logit_problem(prob: Problem) -> Problem:
     return replace(prob, name=prob.name + "[logits]", dist=dist.logit_bernoulli())
 
 
-def _to_weights(batch: Batch, dist: EncoderBernoulli) -> Batch:
+def _to_weights(batch: Batch, prob: Problem) -> Batch:
+    """Chain rule from the encoder logits to the encoder weights, for terms and score."""
+    dist = prob.dist
+    assert isinstance(dist, EncoderBernoulli)
     xt = dist.xt
     b, k = dist.event_shape
 
@@ -370,29 +359,9 @@ def encoder_chain_rule(base: BaseEstimator) -> BaseEstimator:
     estimator runs on the plain ``Bernoulli`` over the logits (ARM, DisARM and local
     expectation gradients need one).
     """
-
-    def from_noise(prob: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
-        b = base.from_noise(_logit_problem(prob), noise, independent)
-        return _to_weights(b, prob.dist)  # type: ignore[arg-type]
-
-    def from_samples(prob: Problem, x: np.ndarray) -> Batch:
-        assert base.from_samples is not None
-        return _to_weights(base.from_samples(_logit_problem(prob), x), prob.dist)  # type: ignore[arg-type]
-
-    draw = None
-    if base.draw is not None:
-
-        def draw(prob: Problem, n: int, rng: Any, reps: Any, sampler: Sampler) -> Batch:
-            assert base.draw is not None
-            b = base.draw(_logit_problem(prob), n, rng, reps, sampler)
-            return _to_weights(b, prob.dist)  # type: ignore[arg-type]
-
-    return BaseEstimator(
-        name=base.name,
-        from_noise=from_noise,
-        from_samples=from_samples if base.from_samples is not None else None,
-        draw=draw,
-        unbiased=base.unbiased,
-        per_sample=base.per_sample,
+    return chain_rule_estimator(
+        base,
+        _logit_problem,
+        _to_weights,
         doc=f"{base.name} on the encoder logits, mapped to the encoder weights (chain rule).",
     )
