@@ -1,4 +1,3 @@
-
 import vartools as vt
 
 
