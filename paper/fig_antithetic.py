@@ -59,7 +59,8 @@ def main() -> None:
     s = read("quadratic_200")
     s = s[s["kind"] == "mean"]
     for name, (label, color, marker) in QUAD.items():
-        m = s[s["estimator"] == name].sort_values("step")
+        n = 1 if name == "disarm" else 2  # 2 f evaluations each: one pair, or K = 2
+        m = s[(s["estimator"] == name) & (s["n"] == n)].sort_values("step")
         errorbars(
             ax_q,
             m["step"],

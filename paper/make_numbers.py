@@ -73,6 +73,17 @@ def one(df: pd.DataFrame, col: str, **where: Any) -> float:
     return float(rows[col].iloc[0])
 
 
+def n_coordinates(s: pd.DataFrame) -> int:
+    """How many parameter coordinates a summary aggregates: (trace) / (mean) of one cell.
+
+    Works when the summary keeps only the aggregate rows (``summary_rows="aggregates"``).
+    """
+    row = s.iloc[0]
+    keys = ["point", "step", "n", "estimator"]
+    cell = s[(s[keys] == row[keys]).all(axis=1)].set_index("kind")["variance"]
+    return round(float(cell["trace"] / cell["mean"]))
+
+
 def coverage(rows: pd.DataFrame) -> tuple[int, int]:
     """How many 95% CIs of the replicate variance contain the exact variance, of how many.
 
@@ -294,16 +305,16 @@ def quadratic_200() -> None:
     put("QdReps", setting("quadratic_200", "n_reps"), integer)
     put("QdEvery", int(np.diff(np.sort(s["step"].unique()))[0]), integer)
     put("QdSteps", int(s["step"].max()), integer)
-    put("QdDim", s[s["kind"] == "coordinate"]["coordinate"].nunique(), integer)
-    for est, macro in [
-        ("sf", "Sf"),
-        ("rloo", "Rloo"),
-        ("disarm", "Disarm"),
-        ("dependency_aware", "Dep"),
+    put("QdDim", n_coordinates(s), integer)
+    for est, macro, n in [
+        ("sf", "Sf", 2),
+        ("rloo", "Rloo", 2),
+        ("disarm", "Disarm", 1),  # one antithetic pair: 2 evaluations, like K = 2
+        ("dependency_aware", "Dep", 2),
     ]:
-        put(f"Qd{macro}", one(m, "variance", estimator=est))
-        put(f"Qd{macro}Evals", one(m, "n_evals", estimator=est), integer)
-    put("QdLeEvals", one(m, "n_evals", estimator="local_expectation"), integer)
+        put(f"Qd{macro}", one(m, "variance", estimator=est, n=n))
+        put(f"Qd{macro}Evals", one(m, "n_evals", estimator=est, n=n), integer)
+    put("QdLeEvals", one(m, "n_evals", estimator="local_expectation", n=2), integer)
     put("QdLossStart", tr["loss"].iloc[0], lambda x: num(x, 5))
     put("QdLossEnd", tr["loss"].iloc[-1], lambda x: num(x, 5))
 
@@ -352,9 +363,9 @@ def sbn() -> None:
     put("SbElboStart", elbo["elbo"].iloc[0], lambda x: num(x, 3))
     put("SbElboEnd", elbo["elbo"].iloc[-1], lambda x: num(x, 3))
     put("SbSteps", int(elbo["step"].max()), integer)
-    weights = s[s["kind"] == "coordinate"]["coordinate"].unique()
-    put("SbWeights", len(weights), integer)
-    put("SbLatents", 1 + max(int(w[2:].split(",")[0]) for w in weights), integer)
+    weights = n_coordinates(s)
+    put("SbWeights", weights, integer)
+    put("SbLatents", weights // (8 * 8 + 1), integer)  # one weight per pixel and a bias
     last = m[m["at_step"] == m["at_step"].max()]
     put("SbRlooTwo", one(last, "variance", estimator="sf+rloo", n=2))
     put("SbArmOne", one(last, "variance", estimator="arm", n=1))
