@@ -631,7 +631,9 @@ class Normal(Distribution):
     def transform(self, noise: np.ndarray) -> np.ndarray:
         """x = loc + scale * e (float32 for float32 noise)."""
         dt = _float_of(noise)
-        return self.loc.astype(dt) + self.scale.astype(dt) * noise
+        x = noise * self.scale.astype(dt)
+        x += self.loc.astype(dt)
+        return x
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """Sum over coordinates of the normal log density."""
@@ -644,16 +646,21 @@ class Normal(Distribution):
         """[z / scale, (z^2 - 1) / scale] (or [z / scale, z^2 - 1] for log_scale)."""
         x = self._check_x(x)
         dt = _float_of(x)
-        loc, scale = self.loc.astype(dt), self.scale.astype(dt)
-        z = (x - loc) / scale
         lead = x.shape[: x.ndim - len(self.event_shape)]
-        second = z * z - 1.0
-        if self.parameterization == "scale":
-            second = second / scale
         d = self.n_params // 2
+        loc = self.loc.astype(dt).reshape(d)
+        scale = self.scale.astype(dt).reshape(d)
         out = np.empty((*lead, 2 * d), dtype=dt)
-        out[..., :d] = (z / scale).reshape(*lead, d)
-        out[..., d:] = second.reshape(*lead, d)
+        first, second = out[..., :d], out[..., d:]
+        # written in place, block by block: no (*R, n, p) temporaries beyond the result
+        # (the same operations as (x - loc) / scale etc., so the same bits)
+        np.subtract(x.reshape(*lead, d), loc, out=first)
+        first /= scale  # z
+        np.multiply(first, first, out=second)
+        second -= 1.0  # z^2 - 1
+        first /= scale  # z / scale
+        if self.parameterization == "scale":
+            second /= scale  # (z^2 - 1) / scale
         return out
 
     def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
