@@ -62,23 +62,27 @@ A training trajectory (REBAR's toy, Tucker et al. 2017):
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import importlib
-import importlib.util
-import json
 import math
-import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from vartools._validation import check_positive_int, short_repr
 from vartools.estimators import Estimator
+from vartools.experiment_files import EXPERIMENTS_ENV as EXPERIMENTS_ENV
+from vartools.experiment_files import (
+    Hooks,
+    default_experiments_dir,
+    discover,
+    experiment_hooks,
+    experiment_names,
+    load_experiment,
+)
+from vartools.experiment_files import _candidates as _candidates
+from vartools.experiment_files import _module_for as _module_for
+from vartools.experiment_fingerprint import fingerprint, source_digest, stable_description
 from vartools.optim import Optimizer
 from vartools.problems import SETTINGS, Problem, make_problem, nearest_name
 from vartools.registry import get_estimator
@@ -413,203 +417,6 @@ class Experiment:
             "description": self.description,
             "definition": stable_description(self),
         }
-
-
-def stable_description(obj: Any) -> Any:
-    """A JSON-able, run-independent description of a definition (callables by qualified name).
-
-    Used to fingerprint experiments: unlike ``repr`` it contains no memory addresses.
-    """
-    if obj is None or isinstance(obj, bool | int | str):
-        return obj
-    if isinstance(obj, float):
-        return repr(obj)
-    if isinstance(obj, np.generic):
-        return stable_description(obj.item())
-    if isinstance(obj, np.ndarray):
-        return {"array": stable_description(obj.tolist()), "dtype": str(obj.dtype)}
-    if isinstance(obj, Estimator):
-        return {"estimator": obj.name, "biased": obj.biased}
-    if isinstance(obj, Optimizer):
-        return {"optimizer": obj.name}
-    if isinstance(obj, Problem):
-        return {
-            "problem": obj.name,
-            "params": stable_description(obj.dist.params),
-            "f": stable_description(obj.f),
-            "description": obj.description,
-        }
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {
-            "type": type(obj).__name__,
-            **{f.name: stable_description(getattr(obj, f.name)) for f in dataclasses.fields(obj)},
-        }
-    if isinstance(obj, Mapping):
-        return {str(k): stable_description(v) for k, v in sorted(obj.items(), key=str)}
-    if isinstance(obj, list | tuple):
-        return [stable_description(v) for v in obj]
-    if callable(obj):
-        mod = getattr(obj, "__module__", "?")
-        qual = getattr(obj, "__qualname__", type(obj).__qualname__)
-        return f"{mod}:{qual}"
-    return f"{type(obj).__module__}:{type(obj).__qualname__}"
-
-
-# --------------------------------------------------------------------------- registry
-
-#: Environment variable naming the experiments directory (overrides the default).
-EXPERIMENTS_ENV = "VARTOOLS_EXPERIMENTS"
-
-
-def default_experiments_dir() -> Path:
-    """Where experiments are looked for.
-
-    ``$VARTOOLS_EXPERIMENTS`` if set; else ``./experiments`` if it exists; else the
-    ``experiments/`` directory next to the installed package (a source checkout).
-    """
-    env = os.environ.get(EXPERIMENTS_ENV)
-    if env:
-        return Path(env).resolve()
-    cwd = Path.cwd() / "experiments"
-    if cwd.is_dir():
-        return cwd.resolve()
-    return (Path(__file__).resolve().parent.parent / "experiments").resolve()
-
-
-def _module_for(path: Path) -> Any:
-    """Import an experiment file (as ``<package>.<stem>`` when its directory is a package)."""
-    directory = path.parent
-    if (directory / "__init__.py").is_file():
-        parent = str(directory.parent)
-        if parent not in sys.path:
-            sys.path.insert(0, parent)
-        modname = f"{directory.name}.{path.stem}"
-        cached = sys.modules.get(modname)
-        if cached is not None and Path(getattr(cached, "__file__", "")).resolve() == path:
-            return cached
-        if cached is not None:  # a different directory of the same name: load afresh
-            del sys.modules[modname]
-        return importlib.import_module(modname)
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    modname = f"_vartools_experiment_{digest}_{path.stem}"
-    if modname in sys.modules:
-        return sys.modules[modname]
-    spec = importlib.util.spec_from_file_location(modname, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import experiment file {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _candidates(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        raise FileNotFoundError(
-            f"experiments directory {directory} does not exist; run from the repository root "
-            f"or set ${EXPERIMENTS_ENV} (or pass --experiments DIR)"
-        )
-    return sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
-
-
-def experiment_names(directory: str | Path | None = None) -> list[str]:
-    """Names of the experiment files in ``directory`` (without importing them)."""
-    d = Path(directory) if directory is not None else default_experiments_dir()
-    return [p.stem for p in _candidates(d.resolve())]
-
-
-def load_experiment(name: str, directory: str | Path | None = None) -> Experiment:
-    """Import ``<directory>/<name>.py`` and return its ``EXPERIMENT``.
-
-    Raises:
-        ValueError: unknown name (with the nearest valid one) or a malformed file.
-    """
-    d = (Path(directory) if directory is not None else default_experiments_dir()).resolve()
-    names = experiment_names(d)
-    if name not in names:
-        raise ValueError(f"unknown experiment {name!r} in {d}; {nearest_name(name, names)}")
-    module = _module_for(d / f"{name}.py")
-    exp = getattr(module, "EXPERIMENT", None)
-    if not isinstance(exp, Experiment):
-        raise ValueError(
-            f"experiment file {d / (name + '.py')} must define EXPERIMENT = Experiment(...), "
-            f"found {short_repr(exp)}"
-        )
-    if exp.name != name:
-        raise ValueError(
-            f"experiment file {name}.py declares name={exp.name!r}; the name must equal the "
-            f"file's stem {name!r}"
-        )
-    return exp
-
-
-class Hooks(NamedTuple):
-    """The optional module-level hooks of an experiment file (None where absent).
-
-    - ``exact_table(scale) -> DataFrame``: exact curves (oracles), saved as
-      ``results/<name>/exact.csv`` after a complete run;
-    - ``tables(exp, summary) -> {key: DataFrame}``: further tables computed from the
-      experiment at its scale (and the summary), each saved as ``<key>.csv``; it takes
-      precedence over ``exact_table`` (return an "exact" key for the exact curves);
-    - ``figures(summary, extra, out_dir) -> list[Path]``: the experiment's own figures, a
-      pure function of its tables: ``extra`` maps "training" and every extra table's key
-      to the table read back from disk (or None). Without it,
-      ``vartools.plotting.plot_experiment`` draws the default figures.
-    """
-
-    exact_table: Callable[[str], Any] | None
-    tables: Callable[..., Any] | None
-    figures: Callable[..., Any] | None
-
-
-def experiment_hooks(name: str, directory: str | Path | None = None) -> Hooks:
-    """The ``Hooks`` of experiment ``name`` (all None when it has no file in ``directory``)."""
-    d = (Path(directory) if directory is not None else default_experiments_dir()).resolve()
-    path = d / f"{name}.py"
-    if not path.is_file():
-        return Hooks(None, None, None)
-    module = _module_for(path)
-    found = [getattr(module, h, None) for h in Hooks._fields]
-    return Hooks(*(h if callable(h) else None for h in found))
-
-
-def discover(
-    directory: str | Path | None = None,
-) -> tuple[dict[str, Experiment], dict[str, str]]:
-    """Every experiment in ``directory``: ``({name: Experiment}, {name: error message})``.
-
-    A file that fails to import is reported in the second dict instead of hiding the
-    others.
-    """
-    found: dict[str, Experiment] = {}
-    errors: dict[str, str] = {}
-    for name in experiment_names(directory):
-        try:
-            found[name] = load_experiment(name, directory)
-        except Exception as exc:  # noqa: BLE001 - reported to the user, never swallowed
-            errors[name] = f"{type(exc).__name__}: {exc}"
-    return found, errors
-
-
-def source_digest(paths: Sequence[Path]) -> str:
-    """sha256 over the contents of ``paths`` (for fingerprints)."""
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(p.as_posix().encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def fingerprint(exp: Experiment, directory: Path | None) -> str:
-    """A digest of the resolved definition, the experiment's source file and vartools' sources."""
-    pkg = Path(__file__).resolve().parent
-    files = sorted(pkg.rglob("*.py"))  # every module, sub-packages (vartools/settings/) too
-    if directory is not None and (directory / f"{exp.name}.py").is_file():
-        files.append(directory / f"{exp.name}.py")
-    payload = json.dumps(stable_description(exp), sort_keys=True)
-    h = hashlib.sha256(payload.encode())
-    h.update(source_digest(files).encode())
-    return h.hexdigest()
 
 
 def n_blocks(exp: Experiment) -> int:

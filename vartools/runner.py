@@ -1,14 +1,12 @@
 """Run experiments: split them into seeded cells, execute them anywhere, cache and assemble.
 
-Cells. A frozen-parameter sweep is split into cells of (point, n, a range of seed
-blocks); a training trajectory into one training cell per point, then
-measurement cells of (point, n, a range of checkpoints). Block b of (problem, n)
-is seeded by the seed-tree node (seed, problem name, n, b) exactly as in
-``measure_variance`` (checkpoints of a trajectory add the checkpoint's step to
-the node), so a cell's numbers do not depend on which process computes it, in
-which order, or how many workers there are; the summary of a (point, n) is
-``summarize`` over its concatenated blocks, the same numbers ``measure_variance``
-gives.
+This module holds the executors and the driver (``run_experiment``, and
+``compute_cell``, the one function a worker runs). The rest lives in sibling
+modules, whose names are re-exported here: ``vartools.runner_cells`` (cell keys
+and tasks, the plan, seeding, caching and resuming), ``vartools.runner_compute``
+(the worker side: measuring seed blocks, training trajectories) and
+``vartools.runner_output`` (the summary and training tables, raw estimates,
+provenance).
 
 Executors. "serial" (in this process), "processes" (local worker processes) and
 "dask" (a Dask distributed cluster: ``scheduler="tcp://HOST:PORT"``, or a local
@@ -17,12 +15,6 @@ cluster on loopback when no address is given; needs ``pip install
 experiment name, scale, cell key, seed, fingerprint, parameters of the
 checkpoints): never generators or estimators. They rebuild the experiment from
 its file and return arrays.
-
-Caching and resuming. Every finished cell is written (atomically, with a sha256
-checksum and the experiment's fingerprint) to
-``results/<experiment>/cells/<scale>-seed<seed>/`` as soon as it arrives. A rerun
-skips cells whose file verifies and whose fingerprint matches; a corrupted or
-partial file, or one from a changed definition, is recomputed, never trusted.
 
 Example:
     >>> import tempfile
@@ -39,11 +31,9 @@ Example:
 
 from __future__ import annotations
 
-import io
 import multiprocessing as mp
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -51,14 +41,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from vartools import exact as exact_mod
-from vartools._version import __version__
-from vartools.estimators import Estimator
 from vartools.experiment import (
     Experiment,
     default_experiments_dir,
@@ -67,22 +54,37 @@ from vartools.experiment import (
     load_experiment,
     n_blocks,
 )
-from vartools.problems import Problem
 from vartools.results import (
     FSYNC_MIN_SECONDS,
     SUMMARY,
     TRAINING,
-    CorruptFileError,
-    atomic_write_bytes,
     atomic_write_text,
     default_results_root,
-    read_cell,
     write_cell,
     write_json,
     write_table,
 )
-from vartools.rng import generator, seed_node
-from vartools.variance import COLUMNS, run_block, summarize, warm_state
+from vartools.runner_cells import CellKey, CellTask, plan_cells
+from vartools.runner_cells import _applicable as _applicable
+from vartools.runner_cells import _load_cached as _load_cached
+from vartools.runner_compute import _BUILT as _BUILT
+from vartools.runner_compute import _INLINE as _INLINE
+from vartools.runner_compute import _Built as _Built
+from vartools.runner_compute import _built as _built
+from vartools.runner_compute import _checkpoint_seed as _checkpoint_seed
+from vartools.runner_compute import _exact_variance as _exact_variance
+from vartools.runner_compute import _loss as _loss
+from vartools.runner_compute import _measure as _measure
+from vartools.runner_compute import _train as _train
+from vartools.runner_compute import _truth as _truth
+from vartools.runner_output import MAX_THETA_COLUMNS as MAX_THETA_COLUMNS
+from vartools.runner_output import _assemble_summary as _assemble_summary
+from vartools.runner_output import _assemble_training as _assemble_training
+from vartools.runner_output import _block_estimates as _block_estimates
+from vartools.runner_output import _git as _git
+from vartools.runner_output import _measurements as _measurements
+from vartools.runner_output import _versions as _versions
+from vartools.runner_output import _write_raw as _write_raw
 
 __all__ = [
     "EXECUTORS",
@@ -96,201 +98,6 @@ __all__ = [
 
 #: The executors ``run_experiment`` accepts.
 EXECUTORS = ("serial", "processes", "dask")
-
-#: Largest number of parameters stored as theta.* columns of the training table.
-MAX_THETA_COLUMNS = 32
-
-
-class CellKey(NamedTuple):
-    """Identifies one cell.
-
-    Attributes:
-        kind: "block" (sweep), "train" or "measure" (trajectory).
-        point: index of the parameter point.
-        n: samples per estimate (for "train": per training step).
-        lo: first seed block ("block") or checkpoint index ("measure"); 0 for "train".
-        hi: one past the last.
-    """
-
-    kind: str
-    point: int
-    n: int
-    lo: int
-    hi: int
-
-    @property
-    def filename(self) -> str:
-        """The cell's file name."""
-        return f"{self.kind}-p{self.point}-n{self.n}-{self.lo}-{self.hi}.cell"
-
-
-class CellTask(NamedTuple):
-    """Everything a worker needs: plain, picklable values only."""
-
-    directory: str | None
-    experiment: str
-    scale: str
-    key: CellKey
-    seed: int
-    fingerprint: str
-    thetas: tuple[tuple[float, ...], ...] | None = None
-    steps: tuple[int, ...] | None = None
-
-
-# ----------------------------------------------------------------- worker side
-
-
-@dataclass
-class _Built:
-    exp: Experiment
-    estimators: list[Estimator]
-    problems: dict[int, Problem] = field(default_factory=dict)
-
-    def problem(self, point: int) -> Problem:
-        if point not in self.problems:
-            self.problems[point] = self.exp.build_problem(point)
-        return self.problems[point]
-
-
-_BUILT: dict[tuple[Any, ...], _Built] = {}
-_INLINE: dict[tuple[str, str], Experiment] = {}
-
-
-def _built(task: CellTask) -> _Built:
-    key = (task.directory, task.experiment, task.scale, task.fingerprint)
-    b = _BUILT.get(key)
-    if b is None:
-        if task.directory is None:
-            exp = _INLINE[(task.experiment, task.fingerprint)]
-        else:
-            exp = load_experiment(task.experiment, task.directory).at_scale(task.scale)
-        b = _Built(exp, exp.build_estimators())
-        if len(_BUILT) > 16:
-            _BUILT.clear()
-        _BUILT[key] = b
-    return b
-
-
-def _applicable(estimators: Sequence[Estimator], n: int) -> list[Estimator]:
-    return [e for e in estimators if e.min_n <= n]
-
-
-def _truth(problem: Problem) -> np.ndarray | None:
-    if not exact_mod.has_oracle(problem):
-        return None
-    try:
-        return exact_mod.exact_gradient(problem)
-    except (ValueError, TypeError):
-        return None
-
-
-def _exact_variance(problem: Problem, est: Estimator, n: int, state: Any) -> np.ndarray:
-    try:
-        return exact_mod.exact_moments(problem, est, n, state=state)[1]
-    except (ValueError, TypeError):
-        return np.full(problem.dist.n_params, np.nan)
-
-
-def _measure(
-    exp: Experiment,
-    problem: Problem,
-    ests: list[Estimator],
-    n: int,
-    blocks: range,
-    seed: int,
-    with_exact: bool,
-    prefix: str,
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    states = [warm_state(problem, e, n, seed=seed, warmup=exp.warmup) for e in ests]
-    parts: list[list[np.ndarray]] = [[] for _ in ests]
-    secs = [0.0] * len(ests)
-    evals: dict[str, int] = {}
-    for b in blocks:
-        size = min(exp.block_size, exp.n_reps - b * exp.block_size)
-        res = run_block(problem, ests, n, b, size, seed=seed, states=states)
-        for j, e in enumerate(ests):
-            parts[j].append(res.estimates[e.name])
-            secs[j] += res.seconds[e.name]
-        evals = res.n_evals
-    arrays = {f"{prefix}e{j}": np.concatenate(parts[j]) for j in range(len(ests))}
-    meta: dict[str, Any] = {"seconds": secs, "n_evals": [int(evals[e.name]) for e in ests]}
-    if with_exact:
-        t = _truth(problem)
-        if t is not None:
-            arrays[f"{prefix}truth"] = t
-        for j, (e, s) in enumerate(zip(ests, states, strict=True)):
-            arrays[f"{prefix}x{j}"] = _exact_variance(problem, e, n, s)
-    return arrays, meta
-
-
-def _checkpoint_seed(seed: int, problem: Problem, step: int) -> int:
-    return int(seed_node(seed, problem.name, "checkpoint", step).generate_state(1, np.uint64)[0])
-
-
-def _loss(exp: Experiment, problem: Problem, seed: int, step: int) -> tuple[float, bool]:
-    traj = exp.trajectory
-    assert traj is not None
-    if traj.loss is not None:
-        return float(traj.loss(problem)), True
-    if problem.dist.enumerable or exact_mod.has_oracle(problem):
-        try:
-            return float(exact_mod.exact_expectation(problem)), True
-        except (ValueError, TypeError):
-            pass
-    rng = generator(seed, problem.name, "loss", step)
-    x = problem.dist.sample(traj.loss_samples, rng=rng)
-    return float(problem.evaluate(x).mean()), False
-
-
-def _train(task: CellTask, b: _Built) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    exp = b.exp
-    traj = exp.trajectory
-    assert traj is not None
-    problem = b.problem(task.key.point)
-    est = traj.build_estimator()
-    opt = traj.optimizer
-    theta = np.array(problem.dist.params, dtype=np.float64)
-    opt_state = opt.init(theta)
-    est_state = est.init(problem)
-    rng = generator(task.seed, problem.name, "train")
-    checkpoints = set(traj.checkpoints())
-    thetas, losses, exact_flags, emas = [], [], [], []
-    m = v = np.zeros_like(theta)
-    decay = traj.ema_decay
-    t0 = time.perf_counter()
-    for step in range(traj.steps + 1):
-        prob = problem.with_params(theta)
-        if step in checkpoints:
-            loss, is_exact = _loss(exp, prob, task.seed, step)
-            thetas.append(theta.copy())
-            losses.append(loss)
-            exact_flags.append(is_exact)
-            if decay is not None and step > 0:
-                m_hat, v_hat = m / (1 - decay**step), v / (1 - decay**step)
-                emas.append(float(np.mean(np.maximum(v_hat - m_hat**2, 0.0))))
-            else:
-                emas.append(np.nan)
-        if step == traj.steps:
-            break
-        g, est_state = est(prob, traj.n, rng=rng, state=est_state)
-        if traj.extra_grad is not None:
-            g = g + np.asarray(traj.extra_grad(prob), dtype=np.float64)
-        if decay is not None:
-            m = decay * m + (1 - decay) * g
-            v = decay * v + (1 - decay) * g * g
-        delta, opt_state = opt.update(-g if traj.maximize else g, opt_state, step)
-        theta = theta + delta
-    arrays = {
-        "theta": np.array(thetas),
-        "loss": np.array(losses),
-        "loss_exact": np.array(exact_flags),
-        "ema": np.array(emas),
-    }
-    return arrays, {
-        "seconds_train": time.perf_counter() - t0,
-        "estimator": est.name,
-        "optimizer": opt.name,
-    }
 
 
 def compute_cell(task: CellTask) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -425,77 +232,6 @@ class RunReport:
     training: pd.DataFrame | None = None
     files: list[Path] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
-
-
-def plan_cells(exp: Experiment, phase: str = "measure") -> list[CellKey]:
-    """The cells of ``exp`` (resolved at a scale) for phase "train" or "measure"."""
-    ests = exp.build_estimators()
-
-    def cells(kind: str, count: int, per_cell: int) -> list[CellKey]:
-        """Per point and applicable n, ``count`` seed blocks or checkpoints in runs of per_cell."""
-        return [
-            CellKey(kind, p, n, lo, min(count, lo + per_cell))
-            for p in range(len(exp.points))
-            for n in exp.n_samples
-            if _applicable(ests, n)
-            for lo in range(0, count, per_cell)
-        ]
-
-    if exp.trajectory is None:
-        return cells("block", n_blocks(exp), exp.blocks_per_cell)
-    if phase == "train":
-        return [CellKey("train", p, exp.trajectory.n, 0, 1) for p in range(len(exp.points))]
-    return cells("measure", len(exp.trajectory.checkpoints()), exp.checkpoints_per_cell)
-
-
-def _versions(executor: str) -> dict[str, str]:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "vartools": __version__}
-    names = ["numpy", "scipy", "pandas", "matplotlib", "tqdm"]
-    if executor == "dask":
-        names += ["dask", "distributed"]
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def _git() -> dict[str, Any]:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        return {"revision": rev, "dirty": bool(dirty)}
-    except (OSError, subprocess.SubprocessError):
-        return {"revision": None, "dirty": None}
-
-
-def _load_cached(path: Path, key: CellKey, fp: str) -> tuple[Any, str]:
-    """(result or None, reason) for a cell file."""
-    if not path.exists():
-        return None, "missing"
-    try:
-        arrays, meta = read_cell(path)
-    except CorruptFileError as exc:
-        return None, f"corrupt: {exc}"
-    if meta.get("fingerprint") != fp or tuple(meta.get("key", ())) != tuple(key):
-        return None, "stale (the experiment definition or vartools changed)"
-    return (arrays, meta), "ok"
 
 
 def _prepare(
@@ -722,159 +458,3 @@ def run_experiment(
     write_json(out_dir / "meta.json", meta)
     report.files.append(out_dir / "meta.json")
     return report
-
-
-def _block_estimates(
-    exp: Experiment, results: dict[CellKey, Any], point: int, n: int
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Concatenate the block cells of (point, n): the arrays of one measurement."""
-    nb = n_blocks(exp)
-    keys = [
-        CellKey("block", point, n, lo, min(nb, lo + exp.blocks_per_cell))
-        for lo in range(0, nb, exp.blocks_per_cell)
-    ]
-    names = results[keys[0]][1]["estimators"]
-    arrays: dict[str, np.ndarray] = {}
-    for j in range(len(names)):
-        arrays[f"e{j}"] = np.concatenate([results[k][0][f"e{j}"] for k in keys])
-    first = results[keys[0]][0]
-    for k, v in first.items():
-        if not k.startswith("e"):
-            arrays[k] = v
-    secs = [sum(results[k][1]["seconds"][j] for k in keys) for j in range(len(names))]
-    return arrays, {
-        "estimators": names,
-        "seconds": secs,
-        "n_evals": results[keys[-1]][1]["n_evals"],
-    }
-
-
-def _measurements(exp: Experiment, results: dict[CellKey, Any], steps: Sequence[int]):
-    """Yield (point, step index, step, n, arrays, meta) for every measurement."""
-    for p in range(len(exp.points)):
-        for n in exp.n_samples:
-            if exp.trajectory is None:
-                key0 = CellKey("block", p, n, 0, min(n_blocks(exp), exp.blocks_per_cell))
-                if key0 not in results:
-                    continue
-                arrays, meta = _block_estimates(exp, results, p, n)
-                yield p, 0, 0, n, arrays, meta
-                continue
-            nc = len(steps)
-            for lo in range(0, nc, exp.checkpoints_per_cell):
-                key = CellKey("measure", p, n, lo, min(nc, lo + exp.checkpoints_per_cell))
-                if key not in results:
-                    continue
-                arrays, meta = results[key]
-                for i in range(key.hi - key.lo):
-                    pre = f"c{i}_"
-                    sub = {k[len(pre) :]: v for k, v in arrays.items() if k.startswith(pre)}
-                    yield (
-                        p,
-                        lo + i,
-                        steps[lo + i],
-                        n,
-                        sub,
-                        {
-                            "estimators": meta["estimators"],
-                            "seconds": meta["seconds"][i],
-                            "n_evals": meta["n_evals"][i],
-                        },
-                    )
-
-
-def _assemble_summary(
-    exp: Experiment,
-    problems: list[Problem],
-    ests: list[Estimator],
-    results: dict[CellKey, Any],
-    steps: Sequence[int],
-) -> pd.DataFrame:
-    by_name = {e.name: e for e in ests}
-    tables = []
-    for p, _ci, step, n, arrays, meta in _measurements(exp, results, steps):
-        names = meta["estimators"]
-        used = [by_name[nm] for nm in names]
-        ref = exp.reference if exp.reference in names else None
-        exact_v = (
-            {nm: arrays[f"x{j}"] for j, nm in enumerate(names) if f"x{j}" in arrays}
-            if exp.exact
-            else None
-        )
-        table = summarize(
-            problems[p],
-            used,
-            n,
-            {nm: arrays[f"e{j}"] for j, nm in enumerate(names)},
-            seconds=dict(zip(names, meta["seconds"], strict=True)),
-            n_evals=dict(zip(names, meta["n_evals"], strict=True)),
-            truth=arrays.get("truth"),
-            exact_variances=exact_v,
-            reference=ref,
-        )
-        lead = {
-            "experiment": exp.name,
-            "scale": exp.scale,
-            "point": p,
-            "step": step,
-            **exp.point_columns(p),
-        }
-        if exp.summary_rows == "aggregates":
-            keep = (table["kind"] != "coordinate") | table["coordinate"].isin(exp.coordinates)
-            table = table[keep].reset_index(drop=True)
-        for i, (k, v) in enumerate(lead.items()):
-            table.insert(i, k, v)
-        tables.append(table)
-    df = pd.concat(tables, ignore_index=True)
-    front = [c for c in df.columns if c not in COLUMNS]
-    return df[front + COLUMNS]
-
-
-def _assemble_training(
-    exp: Experiment, problems: list[Problem], results: dict[CellKey, Any], steps: Sequence[int]
-) -> pd.DataFrame:
-    traj = exp.trajectory
-    assert traj is not None
-    rows = []
-    for p, prob in enumerate(problems):
-        arrays, meta = results[CellKey("train", p, traj.n, 0, 1)]
-        pnames = prob.dist.param_names
-        for i, step in enumerate(steps):
-            row: dict[str, Any] = {
-                "experiment": exp.name,
-                "scale": exp.scale,
-                "point": p,
-                "step": int(step),
-                **exp.point_columns(p),
-                "problem": prob.name,
-                "estimator": meta["estimator"],
-                "optimizer": meta["optimizer"],
-                "loss": float(arrays["loss"][i]),
-                "loss_exact": bool(arrays["loss_exact"][i]),
-                "ema_variance": float(arrays["ema"][i]),
-            }
-            if len(pnames) <= MAX_THETA_COLUMNS:
-                row.update(
-                    {f"theta.{nm}": float(arrays["theta"][i, j]) for j, nm in enumerate(pnames)}
-                )
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _write_raw(
-    path: Path,
-    exp: Experiment,
-    ests: list[Estimator],
-    results: dict[CellKey, Any],
-    steps: Sequence[int],
-) -> None:
-    arrays: dict[str, np.ndarray] = {}
-    for p, _ci, step, n, arr, meta in _measurements(exp, results, steps):
-        for j, nm in enumerate(meta["estimators"]):
-            e = arr[f"e{j}"]
-            if e.ndim != 2 or not np.isfinite(e).all():
-                raise ValueError(f"raw estimates of {nm!r} at point {p}, n={n} are malformed")
-            arrays[f"point{p}/step{step}/n{n}/{nm}"] = e
-    buf = io.BytesIO()
-    np.savez_compressed(buf, allow_pickle=False, **arrays)
-    atomic_write_bytes(path, buf.getvalue())
