@@ -12,6 +12,7 @@ STYLE = {
     "pathwise": ("pathwise", COLORS[2], "^"),
     "pathwise+delta": ("pathwise + delta method", COLORS[6], "x"),
     "mvd": ("measure-valued", COLORS[3], "D"),
+    "mvd+delta": ("measure-valued + delta method", COLORS[4], "+"),
 }
 
 #: the ELBO panel starts here (at step 0 the negative ELBO is 15x larger)

@@ -165,6 +165,7 @@ def blr() -> None:
         "pathwise": "Pathwise",
         "pathwise+delta": "PathwiseDelta",
         "mvd": "Mvd",
+        "mvd+delta": "MvdDelta",
         "sf": "Sf",
         "sf+delta": "SfDelta",
         "sf+ema": "SfEma",

@@ -369,7 +369,7 @@ def delta_method(
 
     ``optimal_cv(delta_features(order, hess_diag=...), source=..., pooling=...)``; see
     ``delta_features`` for the formula and its closed-form mean. Normal problems
-    only; works on score-function and pathwise batches. Unbiased except with
+    only; works on score-function, pathwise and measure-valued batches. Unbiased except with
     ``source="batch"``. Cost: 1 evaluation of f and grad f at the mean, plus 2 d
     gradient evaluations for the finite-difference Hessian diagonal (order 2).
 

@@ -8,6 +8,7 @@ expectation E[h] (p, k): the score itself (``score_features``), functions of the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -169,6 +170,24 @@ def _taylor(problem: Problem, order: int, hess_diag: Any, fd_step: float):
     return f0, a, hdiag, evals
 
 
+def _mvd_taylor_terms(batch: Batch, a: np.ndarray, hd: np.ndarray, dist: Normal) -> np.ndarray:
+    """The coupled measure-valued estimator applied to the Taylor expansion f~, (*R, n, p).
+
+    f~ is a sum of per-coordinate terms, so replacing coordinate d changes f~ by the
+    difference of its own term only, whatever the other coordinates: with the batch's
+    Weibull W, double-sided Maxwell M and uniform U (``vartools.measure_valued``),
+    d/dmu_d: 2 a_d W / sqrt(2 pi); d/dsigma_d: a_d M (1 - U) + (1/2) H_dd sigma_d M^2 (1 - U^2)
+    (times sigma_d for log_scale). Their means are a_d and H_dd sigma_d: grad E[f~].
+    """
+    w, m, u = (np.asarray(batch.info[k]) for k in ("weibull", "maxwell", "uniform"))
+    a_, h_, sd = a.ravel(), hd.ravel(), dist.scale.ravel()
+    h_mu = a_ * (2.0 / math.sqrt(2.0 * math.pi)) * w
+    h_sd = a_ * m * (1.0 - u) + 0.5 * h_ * sd * m * m * (1.0 - u * u)
+    if dist.parameterization == "log_scale":
+        h_sd = h_sd * sd
+    return np.concatenate([h_mu, h_sd], axis=-1)
+
+
 def delta_features(
     order: int = 2, *, hess_diag: Callable[[np.ndarray], Any] | str = "fd", fd_step: float = 1e-4
 ) -> Features:
@@ -183,8 +202,10 @@ def delta_features(
     grad_theta E[f~] is known in closed form: grad f(mu) for loc, H_dd scale_d for
     scale (H_dd scale_d^2 for log_scale), and 0 for the scale with ``order=1``.
     For a score-function batch h_i = f~(x_i) s_i (Paisley et al. 2012, eq. 9); for a
-    pathwise batch h_i = grad f~(x_i) dx_i/dtheta (Mohamed et al. 2020, sec. 7.4.2);
-    both have mean grad_theta E[f~], one control variate per coordinate (k = 1).
+    pathwise batch h_i = grad f~(x_i) dx_i/dtheta (Mohamed et al. 2020, sec. 7.4.2); for
+    a measure-valued batch the same coupled construction applied to f~ with the batch's
+    own Weibull, Maxwell and uniform draws (``_mvd_taylor_terms``); all have mean
+    grad_theta E[f~], one control variate per coordinate (k = 1).
 
     Because the mean is computed for the very f~ used, any Hessian diagonal keeps the
     estimator unbiased; a poor one only makes the control variate weaker.
@@ -225,10 +246,12 @@ def delta_features(
             h = (ftilde[..., None] * batch.score)[..., None]
         elif batch.noise is not None:
             h = dist.transform_vjp(batch.noise, a + hd * dx)[..., None]
+        elif {"weibull", "maxwell", "uniform"} <= batch.info.keys():
+            h = _mvd_taylor_terms(batch, a, hd, dist)[..., None]
         else:
             raise TypeError(
-                "the delta-method control variate needs a score-function batch or a pathwise "
-                "batch that carries its noise"
+                "the delta-method control variate needs a score-function batch, a pathwise "
+                "batch that carries its noise, or a measure-valued batch"
             )
         return FeatureValues(h, mean, evals)
 
