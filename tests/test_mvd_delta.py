@@ -7,7 +7,7 @@ import vartools as vt
 from vartools.coefficients import delta_features, delta_method, optimal_cv
 from vartools.objectives import Objective
 
-Z = 4.9  # one comparison per coordinate family at a family-wise error of 1e-6; see below
+Z = 4.9  # z for one comparison; stricter than the family-wise z (~5.2) for these four
 
 
 def _quadratic(loc, scale, param="scale"):
