@@ -102,6 +102,31 @@ def test_score_dot_equals_weighted_sum_of_scores(name, reps):
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", DISTS)
+def test_score_dot_in_single_precision(name):
+    # float32 samples (or, for category indices, float32 weights) give a float32 result
+    # within float32 rounding of the float64 one
+    dist = DISTS[name]()
+    rng = np.random.default_rng(4)
+    noise = dist.sample_noise(6, rng=rng, reps=(40,), dtype=np.float32)
+    x = dist.transform(noise)
+    w = rng.normal(size=(40, 6))
+    want = dist.score_dot(x.astype(np.float64) if x.dtype == np.float32 else x, w)
+    got = dist.score_dot(x, w.astype(np.float32))
+    assert got.dtype == np.float32 and want.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_float32_mode_keeps_categorical_terms_in_float32():
+    w = WORKLOADS["W3"]
+    b, _ = w.estimator["rloo"]("float32").batch(
+        w.problem, w.n, rng=np.random.default_rng(4), reps=(6,)
+    )
+    assert b.x.dtype == np.int64  # category indices
+    assert b.estimate.dtype == np.float32 and b.score.dtype == np.float32
+    np.testing.assert_allclose(b.estimate, b.terms.mean(-2), rtol=0, atol=1e-5)
+
+
 def test_deferred_score_is_not_built_by_the_estimate_and_agrees_with_terms():
     w = WORKLOADS["W3"]
     est = w.estimator["rloo"]("float64")

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import special
 
 from vartools._validation import as_finite_array
+from vartools.distributions._inverse_cdf import Guide
 from vartools.distributions.base import (
     DEFAULT_SUPPORT_BUDGET,
     Distribution,
@@ -155,10 +156,11 @@ class Categorical(UniformNoise):
     theta is the flattened logits (p = prod(batch) * K) and the score is
     ``onehot(x) - softmax(logits)``. Outcomes are integer category indices of
     shape (*R, n, *batch) stored as int64. Sampling is by inverse CDF of one
-    uniform per categorical (not Gumbel-max): a guide table of 4K buckets per
-    categorical gives a starting category and a few vectorised compare-and-step
-    passes finish the search (Devroye 1986, sec. III.2.4), falling back to a binary
-    search when the probabilities are so uneven that more passes would be needed.
+    uniform per categorical (not Gumbel-max): a guide table of 4K to 64K buckets per
+    categorical gives a starting category and usually one vectorised compare-and-step
+    pass finishes the search (Devroye 1986, sec. III.2.4; ``_inverse_cdf``), falling
+    back to a binary search when the probabilities are so uneven that many passes
+    would be needed.
 
     Example:
         >>> import numpy as np
@@ -185,41 +187,21 @@ class Categorical(UniformNoise):
         object.__setattr__(self, "_cdf", cdf)
         object.__setattr__(self, "_guide", None)
 
-    #: Buckets per category in the inverse-CDF guide table, and the most
-    #: compare-and-step passes it may need before falling back to a binary search.
-    _GUIDE_BUCKETS = 4
+    #: Buckets per category of the inverse-CDF guide table: the smallest of these
+    #: giving at most one compare-and-step pass, else the one with the fewest.
+    _GUIDE_BUCKETS = (4, 16, 64)
+    #: Largest guide table (entries over all categoricals) and the most passes before
+    #: falling back to a binary search.
+    _GUIDE_MAX_ENTRIES = 2**20
     _GUIDE_MAX_STEPS = 12
 
-    def _guide_table(self) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """(start, padded flat cdf, buckets M, passes) for the guide-table inverse CDF.
-
-        start[j * M + m] is a lower bound on #{k : cdf[j, k] <= u} for every u with
-        floor(u M) = m (a margin of 0.01 bucket covers rounding of u M, also in
-        float32); ``passes`` bounds how far the true count can lie above it.
-        """
-        cached = self._guide  # type: ignore[attr-defined]
-        if cached is not None:
-            return cached
-        cdf: np.ndarray = self._cdf  # type: ignore[attr-defined]
-        k = self.n_categories
-        nb = math.prod(self.event_shape)
-        m = self._GUIDE_BUCKETS * k
-        key = cdf.reshape(nb, k) * m
-        rows = np.arange(nb)[:, None]
-        delta = 0.01
-        # point k counts in start[j, b] for b >= floor(key + delta) + 1 (then key < b - delta)
-        first = np.clip(np.floor(key + delta).astype(np.int64) + 1, 0, m)
-        hist = np.bincount((rows * (m + 1) + first).ravel(), minlength=nb * (m + 1))
-        start = np.cumsum(hist.reshape(nb, m + 1), axis=1)[:, :m]
-        # and may be <= u for b >= ceil(key - 1 - delta) (then key <= b + 1 + delta)
-        last = np.clip(np.ceil(key - 1.0 - delta).astype(np.int64), 0, m)
-        hist = np.bincount((rows * (m + 1) + last).ravel(), minlength=nb * (m + 1))
-        end = np.cumsum(hist.reshape(nb, m + 1), axis=1)[:, :m]
-        passes = int((end - start).max())
-        padded = np.concatenate([cdf.reshape(nb, k), np.full((nb, 1), np.inf)], axis=1)
-        out = (start.ravel(), padded.ravel(), m, passes)
-        object.__setattr__(self, "_guide", out)
-        return out
+    def _guide_table(self) -> Guide:
+        """The guide table of the inverse CDF, built on first use and cached."""
+        cached: Guide | None = self._guide  # type: ignore[attr-defined]
+        if cached is None:
+            cached = Guide.build(self._cdf, self._GUIDE_BUCKETS, self._GUIDE_MAX_ENTRIES)  # type: ignore[attr-defined]
+            object.__setattr__(self, "_guide", cached)
+        return cached
 
     @property
     def n_categories(self) -> int:
@@ -245,23 +227,14 @@ class Categorical(UniformNoise):
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
         """Inverse CDF: the smallest k with cdf_k > u (= #{k : cdf_k <= u}), as int64."""
+        guide = self._guide_table()
+        if guide.passes <= self._GUIDE_MAX_STEPS:
+            return guide.lookup(noise)
+        # Very uneven probabilities: one exact binary search per categorical (a loop over
+        # the B categoricals, vectorised over replicates and samples).
         cdf: np.ndarray = self._cdf  # type: ignore[attr-defined]
         k = self.n_categories
         nb = math.prod(self.event_shape)
-        start, padded, m, passes = self._guide_table()
-        if passes <= self._GUIDE_MAX_STEPS:
-            u = noise.reshape(*noise.shape[: noise.ndim - len(self.event_shape)], nb)
-            j = np.arange(nb)
-            bucket = np.minimum((u * m).astype(np.int64), m - 1)
-            np.maximum(bucket, 0, out=bucket)
-            bucket += j * m
-            idx = start[bucket]
-            base = j * (k + 1)
-            for _ in range(passes):
-                idx += padded[base + idx] <= u
-            return np.minimum(idx, k - 1).reshape(noise.shape)
-        # Very uneven probabilities: one exact binary search per categorical (a loop over
-        # the B categoricals, vectorised over replicates and samples).
         u = noise.reshape(*noise.shape[: noise.ndim - len(self.event_shape)], nb)
         flat = cdf.reshape(nb, k)
         x = np.empty(u.shape, dtype=np.int64)
@@ -301,23 +274,36 @@ class Categorical(UniformNoise):
         return s.reshape(*x.shape[: x.ndim - len(self.event_shape)], self.n_params)
 
     def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """sum_i w_i (onehot(x_i) - softmax) by a scatter-add: O(R n B), no (R, n, p) array."""
+        """sum_i w_i (onehot(x_i) - softmax) by a scatter-add: O(R n B), no (R, n, p) array.
+
+        float64, or float32 when ``w`` is float32 (the single-precision mode).
+        """
         x = self._check_x(x)
         k = self.n_categories
         nb = math.prod(self.event_shape)
         lead = x.shape[: x.ndim - len(self.event_shape) - 1]
         n = x.shape[len(lead)]
         r = math.prod(lead)
-        w = np.broadcast_to(np.asarray(w, dtype=np.float64), (*lead, n))
-        xi = x.reshape(r, n, nb).astype(np.int64, copy=False)
+        single = np.asarray(w).dtype == np.float32
+        dt = np.float32 if single else np.float64
+        w = np.broadcast_to(np.asarray(w, dtype=dt), (*lead, n))
+        xi = x.reshape(r, n * nb).astype(np.intp, copy=False)
         if xi.size and (xi.min() < 0 or xi.max() >= k):
             raise ValueError(
                 f"x must hold category indices in [0, {k}), got {xi.min()}..{xi.max()}"
             )
-        cell = (np.arange(r)[:, None, None] * nb + np.arange(nb)) * k + xi
-        wb = np.broadcast_to(w.reshape(r, n, 1), cell.shape)
-        out = np.bincount(cell.ravel(), weights=wb.ravel(), minlength=r * nb * k).reshape(r, -1)
-        out -= w.reshape(r, n).sum(-1)[:, None] * self._probs.ravel()  # type: ignore[attr-defined]
+        # cell of (replicate, categorical, category) in the (r, B K) output; long rows
+        cell = xi + np.tile(np.arange(nb, dtype=np.intp) * k, n)
+        cell += (np.arange(r, dtype=np.intp) * (nb * k))[:, None]
+        wb = np.broadcast_to(w.reshape(r, n, 1), (r, n, nb)).reshape(r, n * nb)
+        wsum = w.reshape(r, n).sum(-1)
+        if single:  # start from -sum(w) softmax and add in place: one pass over the output
+            out = np.multiply.outer(-wsum, self._probs.ravel().astype(dt))  # type: ignore[attr-defined]
+            np.add.at(out.reshape(-1), cell.ravel(), wb.ravel())
+        else:  # the float64 sums in sample order, then the softmax term (as before)
+            out = np.bincount(cell.ravel(), weights=wb.ravel(), minlength=r * nb * k)
+            out = out.reshape(r, -1)
+            out -= wsum[:, None] * self._probs.ravel()  # type: ignore[attr-defined]
         return out.reshape(*lead, self.n_params)
 
     def support(self, budget: int = DEFAULT_SUPPORT_BUDGET) -> tuple[np.ndarray, np.ndarray]:

@@ -170,10 +170,12 @@ def _sf_from_samples(
     problem: Problem, x: np.ndarray, noise: np.ndarray | None = None, independent: bool = True
 ) -> Batch:
     fx = problem.evaluate(x)
+    # integer outcomes (categories) do not carry the precision of float32 noise
+    single = noise is not None and noise.dtype == np.float32 and x.dtype != np.float32
     return Batch(
         x=x,
         fx=fx,
-        score=DeferredScore(problem.dist, x),
+        score=DeferredScore(problem.dist, x, np.float32 if single else None),
         weight=fx,
         n_evals=int(fx.shape[-1]),
         noise=noise,

@@ -31,19 +31,25 @@ class DeferredScore:
     Args:
         dist: the distribution the samples came from.
         x: samples (*R, n, *event).
+        dtype: ``np.float32`` in the single-precision mode when the samples themselves
+            do not carry the precision (integer category indices): the score and the
+            contractions are then float32. None (default): the distribution's own
+            choice (float64, or the dtype of float samples).
     """
 
-    __slots__ = ("_value", "dist", "x")
+    __slots__ = ("_value", "dist", "dtype", "x")
 
-    def __init__(self, dist: Any, x: np.ndarray) -> None:
+    def __init__(self, dist: Any, x: np.ndarray, dtype: Any = None) -> None:
         self.dist = dist
         self.x = x
+        self.dtype = None if dtype is None else np.dtype(dtype)
         self._value: np.ndarray | None = None
 
     def value(self) -> np.ndarray:
         """The score array (*R, n, p), computed on the first call."""
         if self._value is None:
-            self._value = self.dist.score(self.x)
+            s = self.dist.score(self.x)
+            self._value = s if self.dtype is None else s.astype(self.dtype, copy=False)
         return self._value
 
     def dot(self, w: np.ndarray) -> np.ndarray:
@@ -52,6 +58,8 @@ class DeferredScore:
         Always by ``dist.score_dot``, so the result does not depend on whether the
         score array has been computed.
         """
+        if self.dtype is not None:
+            w = np.asarray(w).astype(self.dtype, copy=False)
         out: np.ndarray = self.dist.score_dot(self.x, w)
         return out
 
