@@ -7,6 +7,7 @@ random numbers, and the random-number floor (drawing those numbers and nothing e
 - W1: 200 Bernoullis, logits linspace(-2, 2), f = sum_d (b_d - 0.45)^2, score function
   + leave-one-out baseline (RLOO), K = 16 samples per estimate.
 - W2: 100 Normals N(mu_d, 1), mu = linspace(-1, 1), theta = (loc, scale) (p = 200),
+  (float32: normals by Box-Muller on float32 uniforms, as vartools' float32 mode draws them),
   f = sum_d cos(2 x_d), score function + score control variate with one coefficient
   per coordinate, b_d = sum_j f_j s_jd^2 / sum_j s_jd^2, fitted leave-one-out (sample i
   uses the other N - 1 samples: unbiased) or cross-fitted on halves; N = 32. Both run
@@ -109,8 +110,20 @@ def _w2() -> Workload:
 
     problem = vt.Problem("W2-normal100", vt.Normal(mu, np.ones(d)), f)
 
+    def normals(rng: np.random.Generator, r: int, dtype: Any) -> Array:
+        """float64: NumPy's normals; float32: Box-Muller on float32 uniforms, one row of
+        uniforms per replicate (radius from the first half, angle from the second), as
+        vartools' float32 mode draws them."""
+        if dtype != np.float32:
+            return rng.standard_normal((r, n, d))
+        h = n * d // 2  # n d is even here
+        u = rng.random((r, 2 * h), dtype=np.float32)
+        radius = np.sqrt(-2 * np.log(1 - u[:, :h]))
+        angle = u[:, h:] * np.float32(2 * np.pi)
+        return np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], 1).reshape(r, n, d)
+
     def _terms(rng: np.random.Generator, r: int, dtype: Any) -> tuple[Array, Array]:
-        e = rng.standard_normal((r, n, d), dtype=dtype)
+        e = normals(rng, r, dtype)
         x = mu.astype(dtype) + e
         fx = f(x).astype(dtype)
         z = x - mu.astype(dtype)  # scale = 1
@@ -138,7 +151,7 @@ def _w2() -> Workload:
         return g / n
 
     def floor(rng: np.random.Generator, r: int, dtype: Any = np.float64) -> Array:
-        return rng.standard_normal((r, n, d), dtype=dtype)
+        return normals(rng, r, dtype)
 
     return Workload(
         "W2",

@@ -171,7 +171,8 @@ class Distribution(ABC):
 
         Equal to ``(w[..., None] * score(x)).sum(-2)``; subclasses override it to
         avoid the (*R, n, p) temporary (the score-function estimate of a factored
-        ``Batch`` is ``score_dot(x, weight) / n``).
+        ``Batch`` is ``score_dot(x, weight) / n``). It must return a new array (the
+        caller divides it in place).
         """
         s = self.score(x)
         w = np.asarray(w).astype(s.dtype, copy=False)

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special
 
 from vartools._validation import as_finite_array, short_repr
+from vartools.distributions._normal_f32 import standard_normal_f32
 from vartools.distributions.base import Distribution, _float_of, _noise_dtype
 
 __all__ = ["Normal"]
@@ -101,9 +102,16 @@ class Normal(Distribution):
     def sample_noise(
         self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
     ) -> np.ndarray:
-        """Standard normals, shape (*reps, n, *event)."""
+        """Standard normals, shape (*reps, n, *event).
+
+        float64: NumPy's ``standard_normal``. float32 (the opt-in fast mode): Box-Muller
+        on float32 uniforms, about twice as fast, with the tails beyond 5.77 standard
+        deviations (probability 7.9e-9) cut (see ``_normal_f32``).
+        """
         shape = self._noise_shape(n, reps, rng)  # checks rng first
-        return rng.standard_normal(shape, dtype=_noise_dtype(dtype))
+        if _noise_dtype(dtype) == np.float32:
+            return standard_normal_f32(rng, shape)
+        return rng.standard_normal(shape)
 
     def sample_noise_as(
         self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64

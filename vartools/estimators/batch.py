@@ -149,9 +149,10 @@ class Batch:
         if self.weight is not None:
             raw = self.__dict__["_score"]
             if isinstance(raw, DeferredScore):
-                est = raw.dot(self.weight) / self.n
+                est = raw.dot(self.weight)  # a new array: divided in place (same bits)
             else:
-                est = np.matmul(self.weight[..., None, :], raw)[..., 0, :] / self.n
+                est = np.matmul(self.weight[..., None, :], raw)[..., 0, :]
+            est /= self.n
         if self.extra is not None:
             e = self.extra.mean(axis=-2)
             est = e if est is None else est + e

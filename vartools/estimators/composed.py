@@ -127,8 +127,8 @@ class Estimator:
 
         Many replicates are computed in chunks along the first replicate axis, so
         that the (chunk, n, p) temporaries stay in cache and memory stays bounded:
-        ``chunk`` replicates at a time (default: about 1 MiB of float64 noise per
-        chunk; 0 turns chunking off). Chunks are drawn in order from ``rng``, which
+        ``chunk`` replicates at a time (default: about 1 MiB of float64 noise and at
+        most 2 MiB of float64 estimates per chunk; 0 turns chunking off). Chunks are drawn in order from ``rng``, which
         for the iid sampler gives exactly the random numbers of one large draw, so
         the estimates equal the unchunked ones. Estimators with state, their own
         ``draw`` or a non-iid sampler are never chunked.
@@ -149,8 +149,10 @@ class Estimator:
         assert out is not None
         return out, state if state is not None else self.init(problem)
 
-    #: Noise elements per chunk in ``__call__`` (2**17 float64 = 1 MiB).
+    #: Noise elements per chunk in ``__call__`` (2**17 float64 = 1 MiB), and estimate
+    #: elements per chunk (2**18: many parameters per replicate also make big chunks).
     CHUNK_ELEMENTS = 2**17
+    CHUNK_OUTPUT = 2**18
 
     def _chunk_rows(self, problem: Problem, n: Any, reps: tuple[int, ...], chunk: Any) -> int:
         """Replicates per chunk for ``__call__`` (0: do not chunk)."""
@@ -167,7 +169,8 @@ class Estimator:
             * int(np.prod(reps[1:], dtype=np.int64))
             * max(1, int(np.prod(problem.dist.event_shape, dtype=np.int64)))
         )
-        return max(16, self.CHUNK_ELEMENTS // per_rep)
+        per_out = max(1, problem.dist.n_params * int(np.prod(reps[1:], dtype=np.int64)))
+        return max(16, min(self.CHUNK_ELEMENTS // per_rep, self.CHUNK_OUTPUT // per_out))
 
 
 def make_estimator(
