@@ -111,15 +111,16 @@ def _w2() -> Workload:
     problem = vt.Problem("W2-normal100", vt.Normal(mu, np.ones(d)), f)
 
     def normals(rng: np.random.Generator, r: int, dtype: Any) -> Array:
-        """float64: NumPy's normals; float32: Box-Muller on float32 uniforms, one row of
-        uniforms per replicate (radius from the first half, angle from the second), as
-        vartools' float32 mode draws them."""
+        """float64: NumPy's normals. float32: as vartools' float32 mode draws them,
+        Box-Muller on one raw 64-bit word per pair, one row of words per replicate: the
+        first halves of the row's words give the radii, the last halves the angles."""
         if dtype != np.float32:
             return rng.standard_normal((r, n, d))
         h = n * d // 2  # n d is even here
-        u = rng.random((r, 2 * h), dtype=np.float32)
-        radius = np.sqrt(-2 * np.log(1 - u[:, :h]))
-        angle = u[:, h:] * np.float32(2 * np.pi)
+        v = rng.bit_generator.random_raw((r, h)).view(np.uint32)
+        b = (v[:, :h] | 1).astype(np.float32)  # (v | 1) 2^-32 in (0, 1)
+        radius = np.sqrt(2 * np.maximum(np.float32(32 * np.log(2)) - np.log(b), 0))
+        angle = v[:, h:].astype(np.float32) * np.float32(2 * np.pi / 2**32)
         return np.concatenate([radius * np.cos(angle), radius * np.sin(angle)], 1).reshape(r, n, d)
 
     def _terms(rng: np.random.Generator, r: int, dtype: Any) -> tuple[Array, Array]:

@@ -17,6 +17,7 @@ from scipy import special
 
 from vartools._validation import as_finite_array
 from vartools.distributions._inverse_cdf import Guide
+from vartools.distributions._noise_f32 import uniform_f32
 from vartools.distributions.base import (
     DEFAULT_SUPPORT_BUDGET,
     Distribution,
@@ -45,9 +46,17 @@ class UniformNoise(Distribution):
     def sample_noise(
         self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
     ) -> np.ndarray:
-        """Uniforms on [0, 1), shape (*reps, n, *event)."""
+        """Uniforms on [0, 1), shape (*reps, n, *event).
+
+        float64: ``rng.random``. float32: 24-bit uniforms from raw 64-bit words, two per
+        word, one row of words per leading index (``_noise_f32``); for NumPy's default
+        PCG64 these equal ``rng.random(shape, dtype=np.float32)`` when a row holds an
+        even number of uniforms.
+        """
         shape = self._noise_shape(n, reps, rng)  # checks rng first
-        return rng.random(shape, dtype=_noise_dtype(dtype))
+        if _noise_dtype(dtype) == np.float32:
+            return uniform_f32(rng, shape)
+        return rng.random(shape)
 
     def sample_noise_as(
         self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64

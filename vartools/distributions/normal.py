@@ -10,7 +10,7 @@ import numpy as np
 from scipy import special
 
 from vartools._validation import as_finite_array, short_repr
-from vartools.distributions._normal_f32 import standard_normal_f32
+from vartools.distributions._noise_f32 import standard_normal_f32
 from vartools.distributions.base import Distribution, _float_of, _noise_dtype
 
 __all__ = ["Normal"]
@@ -105,8 +105,8 @@ class Normal(Distribution):
         """Standard normals, shape (*reps, n, *event).
 
         float64: NumPy's ``standard_normal``. float32 (the opt-in fast mode): Box-Muller
-        on float32 uniforms, about twice as fast, with the tails beyond 5.77 standard
-        deviations (probability 7.9e-9) cut (see ``_normal_f32``).
+        on raw 64-bit words, about twice as fast, with the tails beyond 6.66 standard
+        deviations (probability 2.7e-11) cut (see ``_noise_f32``).
         """
         shape = self._noise_shape(n, reps, rng)  # checks rng first
         if _noise_dtype(dtype) == np.float32:
