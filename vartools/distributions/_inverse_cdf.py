@@ -73,7 +73,8 @@ class Guide:
         m: buckets per categorical.
         passes: compare-and-step passes ``lookup`` makes.
         start: (B m,) global index j (K + 1) + (lower bound of the count) per bucket.
-        cdf64: (B (K + 1),) the CDFs, each followed by +inf.
+        cdf64: (B (K + 1),) the CDFs with the last value (1) as +inf, each followed by
+            +inf.
         cdf32: ``cdf64`` rounded up to float32.
     """
 
@@ -110,7 +111,10 @@ class Guide:
         assert best is not None
         m, start, passes = best
         glob = (start + (np.arange(nb) * (k + 1))[:, None]).astype(np.intp).ravel()
-        padded = np.concatenate([flat, np.full((nb, 1), np.inf)], axis=1).ravel()
+        # the last category's CDF value (1) is stored as +inf: the count never exceeds
+        # K - 1, even for u >= 1, so no final cap is needed (the bounds still hold:
+        # start never counts it, and the count only gets smaller)
+        padded = np.concatenate([flat[:, :-1], np.full((nb, 2), np.inf)], axis=1).ravel()
         return cls(nb, k, m, passes, glob, padded, _round_up_f32(padded))
 
     def _rows(self, size: int) -> tuple[int, int]:
@@ -125,14 +129,22 @@ class Guide:
             return np.zeros(noise.shape, dtype=np.int64)
         rows, per_row = self._rows(noise.size)
         u = noise.reshape(rows, per_row * self.nb)
-        j = np.tile(np.arange(self.nb, dtype=np.intp), per_row)
+        bucket_offset, cdf_offset = self._offsets(per_row)
         idx = np.multiply(u, self.m).astype(np.intp)  # the bucket, floor(u M) for u >= 0
-        np.clip(idx, 0, self.m - 1, out=idx)
-        idx += j * self.m
+        np.minimum(idx, self.m - 1, out=idx)
+        np.maximum(idx, 0, out=idx)
+        idx += bucket_offset
         idx = self.start.take(idx)
         table = self.cdf32 if u.dtype == np.float32 else self.cdf64
         for _ in range(self.passes):
             idx += table.take(idx) <= u
-        idx -= j * (self.k + 1)
-        np.minimum(idx, self.k - 1, out=idx)
+        idx -= cdf_offset
         return idx.astype(np.int64, copy=False).reshape(noise.shape)
+
+    def _offsets(self, per_row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per column of a row of ``per_row`` events: j M and j (K + 1) (cached)."""
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = self.__dict__.setdefault("_tiles", {})
+        if per_row not in cache:
+            j = np.tile(np.arange(self.nb, dtype=np.intp), per_row)
+            cache[per_row] = (j * self.m, j * (self.k + 1))
+        return cache[per_row]

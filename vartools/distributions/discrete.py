@@ -304,13 +304,13 @@ class Categorical(UniformNoise):
         # cell of (replicate, categorical, category) in the (r, B K) output; long rows
         cell = xi + np.tile(np.arange(nb, dtype=np.intp) * k, n)
         cell += (np.arange(r, dtype=np.intp) * (nb * k))[:, None]
-        wb = np.broadcast_to(w.reshape(r, n, 1), (r, n, nb)).reshape(r, n * nb)
+        wb = np.repeat(w.reshape(-1), nb)  # w of each (replicate, sample, categorical)
         wsum = w.reshape(r, n).sum(-1)
         if single:  # start from -sum(w) softmax and add in place: one pass over the output
             out = np.multiply.outer(-wsum, self._probs.ravel().astype(dt))  # type: ignore[attr-defined]
-            np.add.at(out.reshape(-1), cell.ravel(), wb.ravel())
+            np.add.at(out.reshape(-1), cell.ravel(), wb)
         else:  # the float64 sums in sample order, then the softmax term (as before)
-            out = np.bincount(cell.ravel(), weights=wb.ravel(), minlength=r * nb * k)
+            out = np.bincount(cell.ravel(), weights=wb, minlength=r * nb * k)
             out = out.reshape(r, -1)
             out -= wsum[:, None] * self._probs.ravel()  # type: ignore[attr-defined]
         return out.reshape(*lead, self.n_params)

@@ -144,19 +144,24 @@ class Normal(Distribution):
         dt = _float_of(x)
         lead = x.shape[: x.ndim - len(self.event_shape)]
         d = self.n_params // 2
-        loc = self.loc.astype(dt).reshape(d)
-        scale = self.scale.astype(dt).reshape(d)
-        out = np.empty((*lead, 2 * d), dtype=dt)
-        first, second = out[..., :d], out[..., d:]
-        # written in place, block by block: no (*R, n, p) temporaries beyond the result
-        # (the same operations as (x - loc) / scale etc., so the same bits)
-        np.subtract(x.reshape(*lead, d), loc, out=first)
-        first /= scale  # z
-        np.multiply(first, first, out=second)
+        # the same operations as (x - loc) / scale etc. (so the same bits), on rows of
+        # t whole samples with loc and scale tiled t times: long inner loops instead of
+        # one loop of d elements per sample; then two copies into the halves of out
+        m = math.prod(lead)
+        t = math.gcd(m, 512) if m else 1
+        loc = np.tile(self.loc.astype(dt).reshape(d), t)
+        scale = np.tile(self.scale.astype(dt).reshape(d), t)
+        z = np.subtract(np.ascontiguousarray(x).reshape(m // t, t * d), loc)
+        z /= scale  # z
+        second = np.multiply(z, z)
         second -= 1.0  # z^2 - 1
-        first /= scale  # z / scale
+        z /= scale  # z / scale
         if self.parameterization == "scale":
             second /= scale  # (z^2 - 1) / scale
+        out = np.empty((*lead, 2 * d), dtype=dt)
+        halves = out.reshape(m, 2, d)
+        halves[:, 0] = z.reshape(m, d)
+        halves[:, 1] = second.reshape(m, d)
         return out
 
     def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
