@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import textwrap
 from pathlib import Path
 
@@ -116,6 +117,20 @@ def test_serial_and_processes_give_identical_tables(exp_dir, tmp_path):
 @pytest.mark.slow
 def test_dask_local_cluster_gives_identical_tables(exp_dir, tmp_path):
     pytest.importorskip("dask.distributed")
+
+    def hung(signum, frame):  # a hang fails the test instead of blocking the run
+        raise TimeoutError("the Dask run took more than 300 s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(300)
+    try:
+        _dask_identical_tables(exp_dir, tmp_path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _dask_identical_tables(exp_dir, tmp_path):
     a = _run("tiny_sweep", exp_dir, tmp_path / "a", scale="quick")
     b = _run("tiny_sweep", exp_dir, tmp_path / "b", scale="quick", executor="dask", workers=2)
     _same(a.summary, b.summary)

@@ -188,9 +188,10 @@ def _dask(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None)
     finally:
         for fut in list(futures) if "futures" in locals() else []:
             fut.cancel()
-        client.close()
+        # bounded shutdown: a worker that does not answer must not hang the run
+        client.close(timeout=30)
         if cluster is not None:
-            cluster.close()
+            cluster.close(timeout=30)
 
 
 _EXECUTE: dict[str, Callable[..., Iterator[tuple[CellTask, Any]]]] = {
