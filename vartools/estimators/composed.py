@@ -130,8 +130,9 @@ class Estimator:
         ``chunk`` replicates at a time (default: about 1 MiB of float64 noise and at
         most 2 MiB of float64 estimates per chunk; 0 turns chunking off). Chunks are
         drawn in order from ``rng``, which for the iid sampler gives exactly the random
-        numbers of one large draw, so the estimates equal the unchunked ones. Estimators with state, their own
-        ``draw`` or a non-iid sampler are never chunked.
+        numbers of one large draw, so the estimates equal the unchunked ones.
+        Estimators with state, their own ``draw`` or a non-iid sampler are never
+        chunked.
         """
         reps = check_reps(reps)
         rows = self._chunk_rows(problem, n, reps, chunk)
