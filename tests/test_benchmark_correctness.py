@@ -127,6 +127,22 @@ def test_float32_mode_keeps_categorical_terms_in_float32():
     np.testing.assert_allclose(b.estimate, b.terms.mean(-2), rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", ["bernoulli", "categorical", "normal"])
+def test_float32_estimate_divides_the_weights_and_equals_the_mean_of_terms(name):
+    # n = 7: dividing the weights by n first (float32 mode) is not exact, so this checks
+    # the scaling itself, against the float64 estimate on the same samples
+    problem = vt.Problem("p", DISTS[name](), lambda x: np.cos(x.reshape(*x.shape[:2], -1)).sum(-1))
+    est32 = vt.make_estimator(vt.score_function, vt.loo_baseline(), dtype="float32")
+    b, _ = est32.batch(problem, 7, rng=np.random.default_rng(8), reps=(30,))
+    assert b.__dict__["_score"].single and b.estimate.dtype == np.float32
+    want = (b.weight[..., None] * problem.dist.score(b.x).astype(np.float64)).mean(-2)
+    np.testing.assert_allclose(b.estimate, want, rtol=0, atol=2e-6 * np.abs(want).max())
+    b64, _ = vt.make_estimator(vt.score_function, vt.loo_baseline()).batch(
+        problem, 7, rng=np.random.default_rng(8), reps=(30,)
+    )
+    assert not b64.__dict__["_score"].single
+
+
 def test_deferred_score_is_not_built_by_the_estimate_and_agrees_with_terms():
     w = WORKLOADS["W3"]
     est = w.estimator["rloo"]("float64")

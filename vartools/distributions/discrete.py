@@ -295,14 +295,16 @@ class Categorical(UniformNoise):
         r = math.prod(lead)
         single = np.asarray(w).dtype == np.float32
         dt = np.float32 if single else np.float64
-        w = np.broadcast_to(np.asarray(w, dtype=dt), (*lead, n))
+        w = np.asarray(w, dtype=dt)
+        if w.shape != (*lead, n):
+            w = np.broadcast_to(w, (*lead, n))
         xi = x.reshape(r, n * nb).astype(np.intp, copy=False)
         if xi.size and (xi.min() < 0 or xi.max() >= k):
             raise ValueError(
                 f"x must hold category indices in [0, {k}), got {xi.min()}..{xi.max()}"
             )
         # cell of (replicate, categorical, category) in the (r, B K) output; long rows
-        cell = xi + np.tile(np.arange(nb, dtype=np.intp) * k, n)
+        cell = xi + self._cell_offsets(n)
         cell += (np.arange(r, dtype=np.intp) * (nb * k))[:, None]
         wb = np.repeat(w.reshape(-1), nb)  # w of each (replicate, sample, categorical)
         wsum = w.reshape(r, n).sum(-1)
@@ -314,6 +316,14 @@ class Categorical(UniformNoise):
             out = out.reshape(r, -1)
             out -= wsum[:, None] * self._probs.ravel()  # type: ignore[attr-defined]
         return out.reshape(*lead, self.n_params)
+
+    def _cell_offsets(self, n: int) -> np.ndarray:
+        """j K for each of the n B (sample, categorical) columns of a replicate (cached)."""
+        cache: dict[int, np.ndarray] = self.__dict__.setdefault("_offsets", {})
+        if n not in cache:
+            nb = math.prod(self.event_shape)
+            cache[n] = np.tile(np.arange(nb, dtype=np.intp) * self.n_categories, n)
+        return cache[n]
 
     def support(self, budget: int = DEFAULT_SUPPORT_BUDGET) -> tuple[np.ndarray, np.ndarray]:
         """All K^B joint outcomes (first categorical varies slowest) and their probabilities."""

@@ -45,6 +45,11 @@ class DeferredScore:
         self.dtype = None if dtype is None else np.dtype(dtype)
         self._value: np.ndarray | None = None
 
+    @property
+    def single(self) -> bool:
+        """Whether the score is in single precision (the float32 mode)."""
+        return self.dtype == np.float32 or self.x.dtype == np.float32
+
     def value(self) -> np.ndarray:
         """The score array (*R, n, p), computed on the first call."""
         if self._value is None:
@@ -148,11 +153,14 @@ class Batch:
         est: np.ndarray | None = None
         if self.weight is not None:
             raw = self.__dict__["_score"]
-            if isinstance(raw, DeferredScore):
-                est = raw.dot(self.weight)  # a new array: divided in place (same bits)
+            if isinstance(raw, DeferredScore) and raw.single:
+                # float32: divide the (R, n) weights, not the (R, p) contraction
+                est = raw.dot(self.weight / self.n)
+            elif isinstance(raw, DeferredScore):
+                est = raw.dot(self.weight)
+                est /= self.n  # a new array: divided in place (same bits)
             else:
-                est = np.matmul(self.weight[..., None, :], raw)[..., 0, :]
-            est /= self.n
+                est = np.matmul(self.weight[..., None, :], raw)[..., 0, :] / self.n
         if self.extra is not None:
             e = self.extra.mean(axis=-2)
             est = e if est is None else est + e

@@ -7,6 +7,8 @@ which draws the batch, applies the control variates and returns the estimate (*R
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,12 +167,9 @@ class Estimator:
             return int(chunk)
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1 or not reps:
             return 0  # let batch() report a bad n
-        per_rep = (
-            int(n)
-            * int(np.prod(reps[1:], dtype=np.int64))
-            * max(1, int(np.prod(problem.dist.event_shape, dtype=np.int64)))
-        )
-        per_out = max(1, problem.dist.n_params * int(np.prod(reps[1:], dtype=np.int64)))
+        inner = math.prod(reps[1:])  # (math.prod: np.prod costs ~20 us per call)
+        per_rep = int(n) * inner * max(1, math.prod(problem.dist.event_shape))
+        per_out = max(1, problem.dist.n_params * inner)
         return max(16, min(self.CHUNK_ELEMENTS // per_rep, self.CHUNK_OUTPUT // per_out))
 
 
