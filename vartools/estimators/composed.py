@@ -8,7 +8,6 @@ which draws the batch, applies the control variates and returns the estimate (*R
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any
 
