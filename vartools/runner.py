@@ -1,12 +1,12 @@
 """Run experiments: split them into seeded cells, execute them anywhere, cache and assemble.
 
-This module holds the executors and the driver (``run_experiment``, and
-``compute_cell``, the one function a worker runs). The rest lives in sibling
-modules, whose names are re-exported here: ``vartools.runner_cells`` (cell keys
-and tasks, the plan, seeding, caching and resuming), ``vartools.runner_compute``
-(the worker side: measuring seed blocks, training trajectories) and
-``vartools.runner_output`` (the summary and training tables, raw estimates,
-provenance).
+This module holds the driver (``run_experiment``, and ``compute_cell``, the one
+function a worker runs). The rest lives in sibling modules, whose names are
+re-exported here: ``vartools.runner_executors`` (the serial, processes and Dask
+executors), ``vartools.runner_cells`` (cell keys and tasks, the plan, seeding,
+caching and resuming), ``vartools.runner_compute`` (the worker side: measuring seed
+blocks, training trajectories) and ``vartools.runner_output`` (the summary and
+training tables, raw estimates, provenance).
 
 Executors. "serial" (in this process), "processes" (local worker processes) and
 "dask" (a Dask distributed cluster: ``scheduler="tcp://HOST:PORT"``, or a local
@@ -31,13 +31,11 @@ Example:
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,6 +75,8 @@ from vartools.runner_compute import _loss as _loss
 from vartools.runner_compute import _measure as _measure
 from vartools.runner_compute import _train as _train
 from vartools.runner_compute import _truth as _truth
+from vartools.runner_executors import _EXECUTE
+from vartools.runner_executors import DASK_MISSING as DASK_MISSING
 from vartools.runner_output import MAX_THETA_COLUMNS as MAX_THETA_COLUMNS
 from vartools.runner_output import _assemble_summary as _assemble_summary
 from vartools.runner_output import _assemble_training as _assemble_training
@@ -133,72 +133,6 @@ def compute_cell(task: CellTask) -> tuple[dict[str, np.ndarray], dict[str, Any]]
             meta["n_evals"].append(m["n_evals"])
         return arrays, meta
     raise ValueError(f"unknown cell kind {key.kind!r}")
-
-
-# ------------------------------------------------------------------ executors
-
-
-def _serial(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
-    for t in tasks:
-        yield t, compute_cell(t)
-
-
-def _processes(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
-    ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
-    if ctx.get_start_method() == "forkserver":
-        ctx.set_forkserver_preload(["vartools.runner"])
-    pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=ctx)
-    try:
-        pending: dict[Future[Any], CellTask] = {pool.submit(compute_cell, t): t for t in tasks}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield pending.pop(fut), fut.result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-DASK_MISSING = (
-    "the dask executor needs Dask distributed, which is an optional extra: "
-    "pip install 'vartools[dask]'  (or: pip install 'dask[distributed]')"
-)
-
-
-def _dask(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError as exc:
-        raise RuntimeError(DASK_MISSING) from exc
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        cluster = LocalCluster(
-            n_workers=workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        )
-        client = Client(cluster)
-    try:
-        futures = {client.submit(compute_cell, t, pure=False): t for t in tasks}
-        for fut in as_completed(list(futures)):
-            yield futures[fut], fut.result()
-    finally:
-        for fut in list(futures) if "futures" in locals() else []:
-            fut.cancel()
-        # bounded shutdown: a worker that does not answer must not hang the run
-        client.close(timeout=30)
-        if cluster is not None:
-            cluster.close(timeout=30)
-
-
-_EXECUTE: dict[str, Callable[..., Iterator[tuple[CellTask, Any]]]] = {
-    "serial": _serial,
-    "processes": _processes,
-    "dask": _dask,
-}
 
 
 # -------------------------------------------------------------------- driver
