@@ -15,6 +15,7 @@ import pytest
 from scipy import special
 
 import vartools as vt
+from vartools.coefficients import optimal_baseline
 from vartools.estimators import Batch, DeferredScore
 from vartools.statistics import aggregate_stats
 
@@ -205,3 +206,25 @@ def test_categorical_guide_table_is_an_exact_inverse_cdf(scale, dtype):
     want_e, _ = _inverse_cdf_by_counting(logits, edges)
     np.testing.assert_array_equal(dist.transform(u), want)
     np.testing.assert_array_equal(dist.transform(edges), want_e)
+
+
+def test_a_chain_of_reducers_evaluates_f_once_per_sample():
+    # reducers in a chain reuse the batch's f values: R n evaluations in all, however
+    # many reducers and chunks
+    seen = []
+
+    def f(x):
+        seen.append(x.shape[:-1])
+        return np.cos(x).sum(-1)
+
+    problem = vt.Problem("count", vt.Normal(np.zeros(3), np.ones(3)), f)
+    est = vt.make_estimator(
+        vt.score_function,
+        vt.loo_baseline(),
+        optimal_baseline("crossfit", center=False),
+        optimal_baseline("loo"),
+    )
+    g, _ = est(problem, 8, rng=np.random.default_rng(9), reps=(40,), chunk=16)
+    assert g.shape == (40, 6)
+    assert sum(int(np.prod(s)) for s in seen) == 40 * 8  # chunks of 16, 16, 8 replicates
+    assert len(seen) == 3
