@@ -26,6 +26,7 @@ ones. Rows are converted in blocks of about 256 KiB, which stay in cache.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -47,49 +48,60 @@ def _words(rng: np.random.Generator, rows: int, per_row: int) -> np.ndarray:
     return rng.integers(0, 2**64 - 1, (rows, per_row), dtype=np.uint64, endpoint=True)
 
 
-def _blocks(shape: tuple[int, ...]) -> tuple[np.ndarray, int, int, int]:
-    """(output, rows, per-row length L, words per row) for 32-bit halves, L per row."""
+def _fill(
+    rng: np.random.Generator,
+    shape: tuple[int, ...],
+    convert: Callable[[np.ndarray, np.ndarray], None],
+) -> np.ndarray:
+    """A float32 array of ``shape``, filled in blocks of rows from rows of words.
+
+    Each index of the leading axis gets one row of ceil(L / 2) words (L: the row's
+    length); ``convert(words_as_uint32, block)`` fills a block of rows in place from
+    their words viewed as uint32, shape (rows, 2 ceil(L / 2)).
+    """
     out = np.empty(shape, dtype=np.float32)
+    if out.size == 0:
+        return out
     lead = shape[0] if shape else 1
-    per = out.size // lead if lead else 0
-    return out, lead, per, (per + 1) // 2
+    rows = out.reshape(lead, out.size // lead)
+    words = (rows.shape[1] + 1) // 2
+    step = max(1, _BLOCK // words)
+    for r0 in range(0, lead, step):
+        block = rows[r0 : r0 + step]
+        convert(_words(rng, block.shape[0], words).view(np.uint32), block)
+    return out
+
+
+def _to_uniform(v: np.ndarray, block: np.ndarray) -> None:
+    """(v >> 8) 2^-24 for each 32-bit half v (as NumPy's float32 ``random``)."""
+    v = v[:, : block.shape[1]]
+    v >>= 8
+    np.multiply(v, np.float32(2.0**-24), out=block, dtype=np.float32, casting="unsafe")
+
+
+def _to_normal(v: np.ndarray, block: np.ndarray) -> None:
+    """Box-Muller: radius from the first halves, angle from the last halves of the row."""
+    per = block.shape[1]
+    half = (per + 1) // 2  # cos outputs per row; per - half sin outputs
+    b = v[:, :half]
+    b |= np.uint32(1)  # odd multiples of 2^-32: b > 0
+    radius = np.log(b, dtype=np.float32, casting="unsafe")  # log v
+    np.subtract(_LOG_2_32, radius, out=radius)  # -log(v 2^-32)
+    np.maximum(radius, 0.0, out=radius)  # float32 rounding near v = 2^32
+    radius += radius
+    np.sqrt(radius, out=radius)
+    angle = np.multiply(v[:, half:], _ANGLE, dtype=np.float32, casting="unsafe")
+    np.cos(angle, out=block[:, :half])
+    block[:, :half] *= radius
+    np.sin(angle[:, : per - half], out=block[:, half:])
+    block[:, half:] *= radius[:, : per - half]
 
 
 def uniform_f32(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """float32 uniforms on [0, 1) of ``shape``: 24 bits from each 32-bit half of a word."""
-    out, lead, per, words = _blocks(shape)
-    if out.size == 0:
-        return out
-    rows = out.reshape(lead, per)
-    step = max(1, _BLOCK // words)
-    for r0 in range(0, lead, step):
-        block = rows[r0 : r0 + step]
-        v = _words(rng, block.shape[0], words).view(np.uint32)[:, :per]
-        v >>= 8
-        np.multiply(v, np.float32(2.0**-24), out=block, dtype=np.float32, casting="unsafe")
-    return out
+    return _fill(rng, shape, _to_uniform)
 
 
 def standard_normal_f32(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """float32 standard normals of ``shape`` by Box-Muller, one word per pair."""
-    out, lead, per, half = _blocks(shape)  # half: cos outputs per row; per - half sin
-    if out.size == 0:
-        return out
-    rows = out.reshape(lead, per)
-    step = max(1, _BLOCK // half)
-    for r0 in range(0, lead, step):
-        block = rows[r0 : r0 + step]
-        v = _words(rng, block.shape[0], half).view(np.uint32)  # (rows, 2 half)
-        b = v[:, :half]
-        b |= np.uint32(1)  # odd multiples of 2^-32: b > 0
-        radius = np.log(b, dtype=np.float32, casting="unsafe")  # log v
-        np.subtract(_LOG_2_32, radius, out=radius)  # -log(v 2^-32)
-        np.maximum(radius, 0.0, out=radius)  # float32 rounding near v = 2^32
-        radius += radius
-        np.sqrt(radius, out=radius)
-        angle = np.multiply(v[:, half:], _ANGLE, dtype=np.float32, casting="unsafe")
-        np.cos(angle, out=block[:, :half])
-        block[:, :half] *= radius
-        np.sin(angle[:, : per - half], out=block[:, half:])
-        block[:, half:] *= radius[:, : per - half]
-    return out
+    return _fill(rng, shape, _to_normal)
