@@ -22,6 +22,7 @@ __all__ = [
     "HERE",
     "TEXT_WIDTH",
     "errorbars",
+    "legend_below",
     "log_axes",
     "meta",
     "new_figure",
@@ -29,6 +30,7 @@ __all__ = [
     "read",
     "results_dir",
     "save",
+    "variance_bars",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -109,6 +111,20 @@ def errorbars(ax: Any, x: Any, y: Any, lo: Any, hi: Any, **style: Any) -> Any:
     x, y, lo, hi = (np.asarray(v, dtype=float) for v in (x, y, lo, hi))
     style = {"ms": 3.5, "capsize": 1.5, "lw": 0.8, "mfc": "white", "ls": "none", **style}
     return ax.errorbar(x, y, yerr=np.vstack([y - lo, hi - y]), **style)
+
+
+def variance_bars(ax: Any, table: pd.DataFrame, x: str, **style: Any) -> Any:
+    """``errorbars`` of a summary table's variance with its 95% CI against column ``x``."""
+    return errorbars(
+        ax, table[x], table["variance"], table["variance_lo"], table["variance_hi"], **style
+    )
+
+
+def legend_below(fig: Any, ax: Any, ncol: int) -> Any:
+    """The legend of ``ax``'s artists, below the figure, without a frame."""
+    return fig.legend(
+        *ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol, frameon=False
+    )
 
 
 def log_axes(ax: Any, x: bool = False, y: bool = True, xticks: Any = None) -> None:

@@ -4,7 +4,7 @@ Reads results/arm_toy/{summary,training,exact}.csv and results/quadratic_200/sum
 writes figures/antithetic.pdf.
 """
 
-from _common import COLORS, errorbars, log_axes, new_figure, read, save
+from _common import COLORS, log_axes, new_figure, read, save, variance_bars
 
 from experiments.arm_toy import markers
 
@@ -40,12 +40,10 @@ def main() -> None:
         e = e[(e["exact_variance"] > floor) & (e["theta"] <= reach)].sort_values("theta")
         m = mk[(mk["estimator"] == name) & (mk["n"] == n) & (mk["variance"] > floor)]
         ax_a.plot(e["theta"], e["exact_variance"], color=color)
-        errorbars(
+        variance_bars(
             ax_a,
-            m["theta"],
-            m["variance"],
-            m["variance_lo"],
-            m["variance_hi"],
+            m,
+            "theta",
             color=color,
             marker=marker,
             ms=3,
@@ -61,12 +59,10 @@ def main() -> None:
     for name, (label, color, marker) in QUAD.items():
         n = 1 if name == "disarm" else 2  # 2 f evaluations each: one pair, or K = 2
         m = s[(s["estimator"] == name) & (s["n"] == n)].sort_values("step")
-        errorbars(
+        variance_bars(
             ax_q,
-            m["step"],
-            m["variance"],
-            m["variance_lo"],
-            m["variance_hi"],
+            m,
+            "step",
             color=color,
             marker=marker,
             ms=3,

@@ -3,7 +3,7 @@
 Reads results/contextual_bandit/{summary,training}.csv; writes figures/bandit.pdf.
 """
 
-from _common import COLORS, errorbars, log_axes, new_figure, read, save
+from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
 
 STYLE = {
     "no baseline": ("no baseline", COLORS[0], "o"),
@@ -25,12 +25,10 @@ def main() -> None:
     for name, (label, color, marker) in STYLE.items():
         m = s[s["estimator"] == name].sort_values("step")
         ax_v.plot(m["step"], m["exact_variance"], color=color, lw=1)
-        errorbars(
+        variance_bars(
             ax_v,
-            m["step"],
-            m["variance"],
-            m["variance_lo"],
-            m["variance_hi"],
+            m,
+            "step",
             color=color,
             marker=marker,
             label=label,
@@ -40,7 +38,7 @@ def main() -> None:
     ax_v.set_ylabel("mean variance over logits (log scale)")
     n = int(s["n"].iloc[0])
     ax_v.set_title(f"policy-gradient variance, {n} episodes per estimate")
-    fig.legend(*ax_v.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+    legend_below(fig, ax_v, 3)
     ax_r.plot(training["step"], training["loss"], color="k", marker="o", ms=3, mfc="white")
     ax_r.set_xlabel("training step (Adam)")
     ax_r.set_ylabel("expected return $J(\\theta)$ (exact)")

@@ -3,7 +3,7 @@
 Reads results/bernoulli_toy/{summary,training}.csv; writes figures/bernoulli_toy.pdf.
 """
 
-from _common import COLORS, errorbars, log_axes, new_figure, read, save
+from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
 
 from experiments.bernoulli_toy import markers
 
@@ -33,12 +33,10 @@ def main() -> None:
             e = m[m["exact_variance"].notna()]
             ax_v.plot(e["step"], e["exact_variance"], color=color, lw=1)
             m = m[m["resolved"]]
-            errorbars(
+            variance_bars(
                 ax_v,
-                m["step"],
-                m["variance"],
-                m["variance_lo"],
-                m["variance_hi"],
+                m,
+                "step",
                 color=color,
                 marker=marker,
                 label=label,
@@ -47,9 +45,7 @@ def main() -> None:
         log_axes(ax_v)
         ax_v.set_xlabel("training step")
     axes[1, 0].set_ylabel("variance of $\\partial/\\partial\\phi$ (log scale)")
-    fig.legend(
-        *axes[1, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False
-    )
+    legend_below(fig, axes[1, 0], 3)
     save(fig, "bernoulli_toy")
 
 

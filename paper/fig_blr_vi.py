@@ -3,7 +3,7 @@
 Reads results/blr_vi/trajectories.csv; writes figures/blr_vi.pdf.
 """
 
-from _common import COLORS, log_axes, new_figure, read, save
+from _common import COLORS, legend_below, log_axes, new_figure, read, save
 
 STYLE = {
     "sf": ("score function", COLORS[0], "o"),
@@ -43,7 +43,7 @@ def main() -> None:
     ax_e.set_xlabel("training step")
     ax_e.set_ylabel("negative ELBO")
     ax_e.set_title(f"negative ELBO on the full data (from step {ELBO_FROM})")
-    fig.legend(*ax_v.get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
+    legend_below(fig, ax_v, 3)
     save(fig, "blr_vi")
 
 

@@ -4,7 +4,7 @@ Reads results/gaussian_costs/{summary,exact}.csv; writes figures/gaussian_costs.
 """
 
 import numpy as np
-from _common import COLORS, errorbars, log_axes, new_figure, read, save
+from _common import COLORS, log_axes, new_figure, read, save, variance_bars
 
 COSTS = {
     "square": ("$f(x) = (x-k)^2$", None),
@@ -39,12 +39,10 @@ def main() -> None:
                 m = mc[(mc["at_cost"] == cost) & (mc["coordinate"] == coord)]
                 m = m[(m["estimator"] == name) & (m["variance"] > 1e-12 * top)]
                 low = min(low, m["variance_lo"].min())
-                errorbars(
+                variance_bars(
                     ax,
-                    m["at_k"],
-                    m["variance"],
-                    m["variance_lo"],
-                    m["variance_hi"],
+                    m,
+                    "at_k",
                     color=color,
                     marker=marker,
                 )

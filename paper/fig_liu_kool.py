@@ -3,7 +3,7 @@
 Reads results/liu_kool_toy/{summary,exact}.csv; writes figures/liu_kool.pdf.
 """
 
-from _common import COLORS, errorbars, log_axes, new_figure, read, save
+from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
 
 from experiments.liu_kool_toy import markers
 
@@ -28,12 +28,10 @@ def main() -> None:
             e = e.drop_duplicates("n_evals").sort_values("n_evals")
             ax.plot(e["n_evals"], e["exact_variance"], color=color, label=label)
             m = mk[(mk["eta"] == eta) & (mk["family"] == fam) & (mk["variance"] > floor)]
-            errorbars(
+            variance_bars(
                 ax,
-                m["n_evals"],
-                m["variance"],
-                m["variance_lo"],
-                m["variance_hi"],
+                m,
+                "n_evals",
                 color=color,
                 marker=marker,
             )
@@ -42,9 +40,7 @@ def main() -> None:
         ax.set_title(f"$\\eta = {eta:g}$, exact gradient ${float(ex['truth'].iloc[0]):.4g}$")
         ax.set_xlabel("$f$ evaluations per estimate")
     axes[0, 0].set_ylabel("variance of $\\partial/\\partial\\eta$ (log scale)")
-    fig.legend(
-        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False
-    )
+    legend_below(fig, axes[0, 0], 3)
     save(fig, "liu_kool")
 
 

@@ -4,7 +4,7 @@ Reads results/option_greeks/{exact,summary,digital}.csv; writes figures/option_g
 """
 
 import pandas as pd
-from _common import COLORS, errorbars, log_axes, new_figure, read, save
+from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
 
 STYLE = {
     "lr": ("likelihood ratio (score function)", COLORS[0], "o"),
@@ -34,12 +34,10 @@ def main() -> None:
             ax.plot(e["moneyness"], e["exact_variance"], color=color, label=label)
             m = mc[(mc["at_kind"] == kind) & (mc["coordinate"] == coord)]
             m = m[m["estimator"] == name]
-            errorbars(
+            variance_bars(
                 ax,
-                m["at_moneyness"],
-                m["variance"],
-                m["variance_lo"],
-                m["variance_hi"],
+                m,
+                "at_moneyness",
                 color=color,
                 marker=marker,
             )
@@ -47,9 +45,7 @@ def main() -> None:
         ax.set_title(title)
         ax.set_xlabel("moneyness $S_0/K$")
     axes[0, 0].set_ylabel("single-sample variance (log scale)")
-    fig.legend(
-        *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False
-    )
+    legend_below(fig, axes[0, 0], 2)
     save(fig, "option_greeks")
 
 

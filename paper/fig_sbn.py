@@ -3,7 +3,7 @@
 Reads results/sbn_digits/{summary,exact}.csv; writes figures/sbn.pdf.
 """
 
-from _common import COLORS, errorbars, log_axes, new_figure, read, save
+from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
 
 STYLE = {
     "sf+rloo": ("SF + RLOO ($n$ samples)", COLORS[0], "o"),
@@ -30,12 +30,10 @@ def main() -> None:
     for ax, step in zip(axes[0, 1:], SNAPSHOTS, strict=True):
         for name, (label, color, marker) in STYLE.items():
             m = s[(s["at_step"] == step) & (s["estimator"] == name)].sort_values("n_evals")
-            errorbars(
+            variance_bars(
                 ax,
-                m["n_evals"],
-                m["variance"],
-                m["variance_lo"],
-                m["variance_hi"],
+                m,
+                "n_evals",
                 color=color,
                 marker=marker,
                 ls="-",
@@ -45,9 +43,7 @@ def main() -> None:
         ax.set_xlabel("$f$ evaluations (log scale)")
         ax.set_title(f"variance at step {step}")
     axes[0, 1].set_ylabel("mean variance over weights (log)")
-    fig.legend(
-        *axes[0, 1].get_legend_handles_labels(), loc="outside lower center", ncol=2, frameon=False
-    )
+    legend_below(fig, axes[0, 1], 2)
     save(fig, "sbn")
 
 
