@@ -105,7 +105,7 @@ class Normal(Distribution):
         """Standard normals, shape (*reps, n, *event).
 
         float64: NumPy's ``standard_normal``. float32 (the opt-in fast mode): Box-Muller
-        on raw 64-bit words, about twice as fast, with the tails beyond 6.66 standard
+        on raw 64-bit words, about 2.7x as fast, with the tails beyond 6.66 standard
         deviations (probability 2.7e-11) cut (see ``_noise_f32``).
         """
         shape = self._noise_shape(n, reps, rng)  # checks rng first
