@@ -19,9 +19,9 @@ import statistics
 import tempfile
 import time
 
-from vartools import runner
-from vartools.experiment import Experiment
-from vartools.runner import run_experiment
+from vartools.harness import runner
+from vartools.harness.experiment import Experiment
+from vartools.harness.runner import run_experiment
 
 
 def tiny(cells: int) -> Experiment:

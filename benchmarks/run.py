@@ -46,7 +46,7 @@ sys.path.insert(0, str(HERE))
 from workloads import WORKLOADS, Workload  # noqa: E402
 
 import vartools as vt  # noqa: E402
-from vartools.statistics import aggregate_stats  # noqa: E402
+from vartools.measure.statistics import aggregate_stats  # noqa: E402
 
 Z_ONE, Z_MANY = 4.9, 5.7
 

@@ -11,7 +11,7 @@ random numbers, and the random-number floor (drawing those numbers and nothing e
   f = sum_d cos(2 x_d), score function + score control variate with one coefficient
   per coordinate, b_d = sum_j f_j s_jd^2 / sum_j s_jd^2, fitted leave-one-out (sample i
   uses the other N - 1 samples: unbiased) or cross-fitted on halves; N = 32. Both run
-  through the fast path of ``vartools.coefficients`` for the score alone with one
+  through the fast path of ``vartools.control_variates.coefficients`` for the score alone with one
   coefficient per coordinate, in the batch's precision.
 - W3: 20 categoricals x 50 classes, f = sum_j table[j, z_j], score function + RLOO,
   K = 8.
@@ -32,7 +32,7 @@ import numpy as np
 from scipy import special
 
 import vartools as vt
-from vartools.coefficients import optimal_baseline
+from vartools.control_variates.coefficients import optimal_baseline
 
 __all__ = ["WORKLOADS", "Workload", "make_workloads"]
 

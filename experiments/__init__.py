@@ -1,6 +1,6 @@
 """The experiments: one file per experiment, each declaring ``EXPERIMENT = Experiment(...)``.
 
-A file ``experiments/<name>.py`` declares one frozen ``vartools.experiment.Experiment``
+A file ``experiments/<name>.py`` declares one frozen ``vartools.harness.experiment.Experiment``
 whose ``name`` is the file's stem; importing it must be cheap (declarations only).
 Files whose name starts with an underscore are helpers, not experiments. The command
 line finds experiments by name (``vartools list``, ``vartools run NAME``); from Python::
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vartools.experiment import Experiment, discover, experiment_names, load_experiment
+from vartools.harness.experiment import Experiment
+from vartools.harness.loading import discover, experiment_names, load_experiment
 
 __all__ = ["DIRECTORY", "load", "names", "registry"]
 

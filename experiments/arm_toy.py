@@ -5,7 +5,7 @@ phi from 0 (Adam, lr 0.01, trained with ARM); the maximiser is sigmoid(phi) -> 1
 trajectory, the replicate variance (500 estimates, 95% CI) of SF, RLOO (K = 2), ARM and
 DisARM, plotted against sigmoid(phi) with the exact variance of each estimator on a dense
 grid of sigmoid(phi) (REFERENCES.md, E7). SF and RLOO are exact by enumeration; ARM and
-DisARM by integrating the uniform u cell by cell (``vartools.discrete.antithetic_moments``).
+DisARM by integrating the uniform u cell by cell (``vartools.estimators.arm.antithetic_moments``).
 Compared at equal cost: ARM / DisARM use 1 antithetic pair (2 evaluations), SF and RLOO
 K = 2 samples; SF with one sample is also shown.
 """
@@ -18,15 +18,16 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from vartools.control_variates import loo_baseline
-from vartools.discrete import antithetic_moments, arm, disarm
-from vartools.distributions import Bernoulli
-from vartools.estimators import Estimator, make_estimator, score_function
-from vartools.exact import rloo_variance, sf_moments
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.objectives import square_distance
-from vartools.optim import adam
-from vartools.problems import Problem
+from vartools.control_variates.baselines import loo_baseline
+from vartools.core.objectives import square_distance
+from vartools.core.optim import adam
+from vartools.core.problem import Problem
+from vartools.distributions.discrete import Bernoulli
+from vartools.estimators.arm import antithetic_moments, arm, disarm
+from vartools.estimators.base import score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.harness.experiment import Experiment, Scale, Trajectory
+from vartools.oracles.exact import rloo_variance, sf_moments
 
 TARGET = 0.49
 
@@ -88,8 +89,8 @@ CURVES = {
 def exact_table(scale: str = "full") -> pd.DataFrame:
     """Exact variances on a grid of sigmoid(phi) in [0.5, 0.9999] (every scale).
 
-    SF and RLOO by enumeration (``vartools.exact``), ARM and DisARM by integrating u cell by
-    cell (``vartools.discrete.antithetic_moments``).
+    SF and RLOO by enumeration (``vartools.oracles.exact``), ARM and DisARM by integrating u cell by
+    cell (``vartools.estimators.arm.antithetic_moments``).
     """
     del scale
     rows = []
@@ -134,7 +135,7 @@ def _figures(
     from matplotlib.figure import Figure
 
     from experiments._common import run_size
-    from vartools.plotting import axes_note, errorbar_ci, palette, save_figure
+    from vartools.plots.figures import axes_note, errorbar_ci, palette, save_figure
 
     if training is None:
         raise ValueError("the arm_toy figure needs the training table (training.csv)")

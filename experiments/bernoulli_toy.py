@@ -20,7 +20,7 @@ same markers against theta = sigmoid(logit), over exact curves on a grid of logi
 standard deviation under the name "variance"; we report a real variance.
 
 Exact oracles for one Bernoulli (this module): the score-function family via
-vartools.exact (enumeration) and ARM / DisARM by integrating the uniform u piecewise (the
+vartools.oracles.exact (enumeration) and ARM / DisARM by integrating the uniform u piecewise (the
 estimators are piecewise constant, or piecewise linear, in u).
 """
 
@@ -32,20 +32,22 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from vartools.control_variates import ema_baseline, loo_baseline
-from vartools.discrete import arm, disarm
-from vartools.estimators import Estimator, make_estimator, score_function
-from vartools.exact import (
+from vartools.catalogue.bandit import oracle_optimal_baseline
+from vartools.catalogue.settings import make_problem
+from vartools.control_variates.baselines import ema_baseline, loo_baseline
+from vartools.core.optim import adam
+from vartools.core.problem import Problem
+from vartools.estimators.arm import arm, disarm
+from vartools.estimators.base import score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.rao_blackwell import local_expectation
+from vartools.harness.experiment import Experiment, Scale, Trajectory
+from vartools.oracles.exact import (
     baseline_variance,
     optimal_baseline_variance,
     rloo_variance,
     sf_moments,
 )
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.optim import adam
-from vartools.problems import Problem, make_problem
-from vartools.rao_blackwell import local_expectation
-from vartools.settings.bandit import oracle_optimal_baseline
 
 
 def _pieces(phi: float) -> list[tuple[float, float, int, int]]:
@@ -242,7 +244,7 @@ def _figures(
     from matplotlib.figure import Figure
 
     from experiments._common import run_size
-    from vartools.plotting import axes_note, errorbar_ci, legend_below, palette, save_figure
+    from vartools.plots.figures import axes_note, errorbar_ci, legend_below, palette, save_figure
 
     if training is None:
         raise ValueError("the bernoulli_toy figures need the training table (training.csv)")

@@ -1,6 +1,6 @@
 """Bayesian logistic regression by variational inference (Mohamed et al. 2020, sec. 8.3).
 
-Setting (REFERENCES.md, E4; ``vartools.settings.logistic``): scikit-learn's breast-cancer
+Setting (REFERENCES.md, E4; ``vartools.catalogue.logistic``): scikit-learn's breast-cancer
 data (569 points, 30 features, standardised, plus a bias column: D = 31), prior N(0, I),
 mean-field Gaussian posterior with parameters mean and log_scale (both initialised at 0).
 Training as in the paper: SGD on -(ELBO estimate) = -(N / B) sum_batch log-likelihood + KL
@@ -36,13 +36,14 @@ from typing import Any
 
 import pandas as pd
 
-from vartools.coefficients import delta_method
-from vartools.control_variates import ema_baseline
-from vartools.estimators import Estimator, make_estimator, pathwise, score_function
-from vartools.experiment import Experiment, Scale
-from vartools.measure_valued import measure_valued
-from vartools.problems import Problem
-from vartools.settings.logistic import TrainConfig, blr_problem, breast_cancer, train_blr
+from vartools.catalogue.logistic import TrainConfig, blr_problem, breast_cancer, train_blr
+from vartools.control_variates.baselines import ema_baseline
+from vartools.control_variates.coefficients import delta_method
+from vartools.core.problem import Problem
+from vartools.estimators.base import pathwise, score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.measure_valued import measure_valued
+from vartools.harness.experiment import Experiment, Scale
 
 __all__ = ["EXPERIMENT", "build_estimators", "figures", "tables"]
 
@@ -146,7 +147,7 @@ def _elbo_figure(traj: pd.DataFrame) -> Any:
 def _variance_figure(traj: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
 
-    from vartools.plotting import legend_below
+    from vartools.plots.figures import legend_below
 
     fig = Figure(figsize=(10.0, 7.5), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
@@ -200,7 +201,7 @@ def figures(
     ``trajectories.csv`` that the ``tables`` hook writes beside the summary is read; without it, no
     figure is drawn.
     """
-    from vartools.plotting import save_figure
+    from vartools.plots.figures import save_figure
 
     out_dir = Path(out_dir)
     trajectories = extra.get("trajectories")

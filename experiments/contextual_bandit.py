@@ -4,7 +4,7 @@
 rbar(s, a) + e with rbar ~ N(1, 1) (fixed table, seed 0) and e = +-0.5 (probability 1/2 each)
 independent of (s, a). The noise is a parameter-free part of the outcome x = (s, a, j), so
 f(x) is deterministic and the support is finite (18 outcomes): every oracle is exact
-(``vartools.settings.bandit``). The policy is trained from uniform logits by gradient ascent
+(``vartools.catalogue.bandit``). The policy is trained from uniform logits by gradient ascent
 on the expected return (Adam, lr 0.05, RLOO per state, n = 4 episodes per step); at every
 checkpoint (a frozen policy) the replicate variance (95% CI) and the exact variance (by
 enumerating the 4-episode joint) of the policy-gradient estimate with
@@ -22,18 +22,19 @@ from typing import Any
 
 import pandas as pd
 
-from vartools.control_variates import loo_baseline
-from vartools.estimators import Estimator, make_estimator, score_function
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.optim import adam
-from vartools.problems import Problem
-from vartools.settings.bandit import (
+from vartools.catalogue.bandit import (
     expected_return_baseline,
     make_bandit,
     oracle_optimal_baseline,
     per_state_loo_baseline,
     state_value_baseline,
 )
+from vartools.control_variates.baselines import loo_baseline
+from vartools.core.optim import adam
+from vartools.core.problem import Problem
+from vartools.estimators.base import score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.harness.experiment import Experiment, Scale, Trajectory
 
 N_EPISODES = 4
 
@@ -90,7 +91,7 @@ def _figures(
     from matplotlib.figure import Figure
 
     from experiments._common import run_size
-    from vartools.plotting import axes_note, errorbar_ci, palette, save_figure
+    from vartools.plots.figures import axes_note, errorbar_ci, palette, save_figure
 
     names = [e.name for e in estimators()]
     colors = palette(names)

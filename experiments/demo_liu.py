@@ -6,7 +6,7 @@ variances come from enumerating the n-sample joint support. Runs in about a seco
 quick scale.
 """
 
-from vartools.experiment import Experiment, Scale
+from vartools.harness.experiment import Experiment, Scale
 
 EXPERIMENT = Experiment(
     name="demo_liu",

@@ -7,8 +7,8 @@ of SF and SF + RLOO (n = 2) at the current logit, the exact loss, and the EMA va
 training estimator (the REBAR / DisARM measure, labelled ``ema_variance``).
 """
 
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.optim import adam
+from vartools.core.optim import adam
+from vartools.harness.experiment import Experiment, Scale, Trajectory
 
 EXPERIMENT = Experiment(
     name="demo_rebar",

@@ -15,7 +15,7 @@ Estimators (f evaluations per sample in brackets):
   paper's figures; 1);
 - ``pathwise`` (1 evaluation of f' );
 - ``mvd``: measure-valued derivative with coupling (Mohamed et al. 2020, sec. 6; 2 per
-  parameter), when ``vartools.measure_valued`` provides it;
+  parameter), when ``vartools.estimators.measure_valued`` provides it;
 - beyond the paper: ``sf+loo`` (RLOO with K = 4 samples; 4 per estimate) and the
   second-order delta-method control variate (Paisley et al. 2012) with its optimal
   coefficient computed exactly (oracle) on the score function (``sf+delta*``) and on the
@@ -39,12 +39,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vartools.coefficients import Features, delta_features, optimal_baseline, optimal_cv
-from vartools.control_variates import ControlVariate, loo_baseline
-from vartools.estimators import BaseEstimator, Estimator, make_estimator, pathwise, score_function
-from vartools.exact import quadrature, rloo_variance, sf_moments
-from vartools.experiment import Experiment, Scale
-from vartools.problems import Problem, make_problem
+from vartools.catalogue.settings import make_problem
+from vartools.control_variates.baselines import loo_baseline
+from vartools.control_variates.coefficients import optimal_baseline, optimal_cv
+from vartools.control_variates.features import Features, delta_features
+from vartools.core.control_variate import ControlVariate
+from vartools.core.problem import Problem
+from vartools.estimators.base import BaseEstimator, pathwise, score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.harness.experiment import Experiment, Scale
+from vartools.oracles.exact import quadrature, rloo_variance, sf_moments
 
 __all__ = [
     "EXPERIMENT",
@@ -185,7 +189,7 @@ def build_estimators() -> list[Estimator]:
 
 def _mvd_estimator() -> Estimator | None:
     try:
-        from vartools.measure_valued import measure_valued
+        from vartools.estimators.measure_valued import measure_valued
     except ImportError:
         return None
     return make_estimator(measure_valued, name="mvd")
@@ -241,7 +245,7 @@ def exact_curves_for(cost: str, ks: np.ndarray) -> pd.DataFrame:
     """Exact variances of every estimator at every k of one cost, vectorised over k.
 
     One adaptive cubature over the N(0, 1) noise integrates, for all k at once, the
-    score-function moments (sf, sf+b*, RLOO: ``vartools.exact`` closed forms), the
+    score-function moments (sf, sf+b*, RLOO: ``vartools.oracles.exact`` closed forms), the
     pathwise terms and the delta-method moments (the second-order Taylor expansion of f at
     mu, Var(g) - Cov(g, h)^2 / Var(h) at the optimal coefficient); two more give the
     coupled measure-valued derivative (Rayleigh W for the mean; double-sided Maxwell M and
@@ -252,7 +256,7 @@ def exact_curves_for(cost: str, ks: np.ndarray) -> pd.DataFrame:
         Rows (cost, k, estimator, coordinate, n, exact_variance, exact_mean) where
         exact_variance is the variance of the n-sample estimate.
     """
-    from vartools.exact import SFMoments
+    from vartools.oracles.exact import SFMoments
 
     ks = np.asarray(ks, dtype=np.float64)
     nk = ks.size
@@ -450,7 +454,7 @@ def _panel(
     cost: str,
     coord: str,
 ) -> None:
-    from vartools.plotting import errorbar_ci, fixed_log_x
+    from vartools.plots.figures import errorbar_ci, fixed_log_x
 
     top = 0.0
     for name in names:
@@ -494,7 +498,7 @@ def _grid_figure(
 ) -> Any:
     from matplotlib.figure import Figure
 
-    from vartools.plotting import legend_below
+    from vartools.plots.figures import legend_below
 
     fig = Figure(figsize=(9.0, 10.0), layout="constrained")
     axes = fig.subplots(len(COSTS), 2)
@@ -513,7 +517,7 @@ def _grid_figure(
 def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
 
-    from vartools.plotting import errorbar_ci, fixed_log_x, legend_below
+    from vartools.plots.figures import errorbar_ci, fixed_log_x, legend_below
 
     cost, k = N_PANEL["cost"], float(N_PANEL["k"])
     fig = Figure(figsize=(9.0, 4.2), layout="constrained")
@@ -569,7 +573,7 @@ def figures(
       variance: variance per sample spent) and the delta-method control variate;
     - ``gaussian_costs_n``: variance against n at one k with the 1/n reference.
     """
-    from vartools.plotting import save_figure
+    from vartools.plots.figures import save_figure
 
     exact = extra.get("exact")
     if exact is None:

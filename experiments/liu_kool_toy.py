@@ -33,21 +33,18 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from vartools.control_variates import loo_baseline
-from vartools.distributions import Bernoulli, Distribution
-from vartools.estimators import (
-    BaseEstimator,
-    Batch,
-    Estimator,
-    chain_rule_estimator,
-    make_estimator,
-    score_function,
-)
-from vartools.exact import SFMoments, rloo_variance
-from vartools.experiment import Experiment, Scale
-from vartools.objectives import square_distance
-from vartools.problems import Problem
-from vartools.rao_blackwell import local_expectation, sum_and_sample
+from vartools.control_variates.baselines import loo_baseline
+from vartools.core.batch import Batch
+from vartools.core.distribution import Distribution
+from vartools.core.objectives import square_distance
+from vartools.core.problem import Problem
+from vartools.distributions.discrete import Bernoulli
+from vartools.estimators.base import BaseEstimator, chain_rule_estimator, score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.rao_blackwell import local_expectation
+from vartools.estimators.sum_and_sample import sum_and_sample
+from vartools.harness.experiment import Experiment, Scale
+from vartools.oracles.exact import SFMoments, rloo_variance
 
 P0 = (0.6, 0.51, 0.48)
 ETAS = (0.0, -4.0)
@@ -336,7 +333,7 @@ def _figures(summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any) -> list[A
     from matplotlib.figure import Figure
 
     from experiments._common import run_size
-    from vartools.plotting import axes_note, errorbar_ci, legend_below, palette, save_figure
+    from vartools.plots.figures import axes_note, errorbar_ci, legend_below, palette, save_figure
 
     mk = markers(summary)
     colors = palette(FAMILY_STYLE)

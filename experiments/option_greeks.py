@@ -4,7 +4,7 @@ Sensitivity analysis in computational finance (Glasserman 2003, ch. 7; REFERENCE
 "Beyond the papers"): under Black-Scholes, S_T = S0 exp((r - sigma^2/2) T + sigma sqrt(T) Z),
 and the Greeks of a European call (delta = d price / d S0, vega = d price / d sigma) and of a
 digital call are gradients of E[discounted payoff(S_T)] with respect to theta = (S0, sigma)
-(``vartools.settings.finance``). Parameters: K = 100, r = 0.05, sigma = 0.2, T = 1, S0 / K
+(``vartools.catalogue.finance``). Parameters: K = 100, r = 0.05, sigma = 0.2, T = 1, S0 / K
 from 0.8 to 1.2.
 
 Estimators (one evaluation of the payoff, or of its derivative, per sample):
@@ -32,15 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vartools.estimators import Estimator, make_estimator, pathwise, score_function
-from vartools.experiment import Experiment, Scale
-from vartools.problems import Problem
-from vartools.settings.finance import (
+from vartools.catalogue.finance import (
     exact_greeks,
     exact_terms_moments,
     option_problem,
     price_control,
 )
+from vartools.core.problem import Problem
+from vartools.estimators.base import pathwise, score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.harness.experiment import Experiment, Scale
 
 __all__ = ["EXPERIMENT", "build_estimators", "exact_table", "figures", "tables"]
 
@@ -166,7 +167,7 @@ def digital_sweep(exp: Experiment) -> pd.DataFrame:
     harness's summary schema refuses (efficiency = 1 / 0), so the digital points are
     measured here and written to ``digital.csv`` with the columns of summary.csv.
     """
-    from vartools.variance import measure_variance
+    from vartools.measure.variance import measure_variance
 
     parts = []
     for i, pt in enumerate(_points(tuple(p["moneyness"] for p in exp.points), ("digital",))):
@@ -233,7 +234,7 @@ PANELS = (
 def _moneyness_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
 
-    from vartools.plotting import errorbar_ci, legend_below
+    from vartools.plots.figures import errorbar_ci, legend_below
 
     fig = Figure(figsize=(12.0, 4.3), layout="constrained")
     axes = fig.subplots(1, 3)
@@ -279,7 +280,7 @@ def _moneyness_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
 def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
 
-    from vartools.plotting import errorbar_ci, fixed_log_x, legend_below
+    from vartools.plots.figures import errorbar_ci, fixed_log_x, legend_below
 
     fig = Figure(figsize=(12.0, 4.3), layout="constrained")
     axes = fig.subplots(1, 3)
@@ -331,7 +332,7 @@ def figures(
             the digital call points, with the columns of summary.csv).
         out_dir: where the PNG and PDF files go.
     """
-    from vartools.plotting import save_figure
+    from vartools.plots.figures import save_figure
 
     out_dir = Path(out_dir)
     exact, digital = extra.get("exact"), extra.get("digital")

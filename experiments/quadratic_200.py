@@ -1,7 +1,7 @@
 """Double control variates toy (Titsias & Shi 2022): 200 Bernoullis, f = ||b - 0.499||^2 / 200.
 
 D = 200 independent Bernoullis with logits eta (initialised at 0), f(b) = sum_d (b_d -
-0.499)^2 / D, declared as a sum of per-coordinate terms (``vartools.objectives.separable``)
+0.499)^2 / D, declared as a sum of per-coordinate terms (``vartools.core.objectives.separable``)
 so that the dependency-aware estimator knows each term reads one coordinate. Training
 minimises E[f] with RMSprop (lr 0.01) using RLOO with K = 2 samples (REFERENCES.md, E8);
 at checkpoints, the mean over the 200 coordinates of the replicate variance of:
@@ -27,15 +27,16 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from vartools.control_variates import loo_baseline
-from vartools.discrete import disarm
-from vartools.distributions import Bernoulli
-from vartools.estimators import Estimator, make_estimator, score_function
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.objectives import separable
-from vartools.optim import rmsprop
-from vartools.problems import Problem
-from vartools.rao_blackwell import dependency_aware, local_expectation
+from vartools.control_variates.baselines import loo_baseline
+from vartools.core.objectives import separable
+from vartools.core.optim import rmsprop
+from vartools.core.problem import Problem
+from vartools.distributions.discrete import Bernoulli
+from vartools.estimators.arm import disarm
+from vartools.estimators.base import score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
+from vartools.harness.experiment import Experiment, Scale, Trajectory
 
 D = 200
 TARGET = 0.499
@@ -116,7 +117,7 @@ def _figures(
     from matplotlib.figure import Figure
 
     from experiments._common import run_size
-    from vartools.plotting import axes_note, errorbar_ci, palette, save_figure
+    from vartools.plots.figures import axes_note, errorbar_ci, palette, save_figure
 
     colors = palette(STYLE)
     s = summary[summary["kind"] == "mean"]

@@ -4,7 +4,7 @@ scikit-learn's 8x8 digits (1797 images, binarised at pixel > 7 of 16) stand in f
 (REFERENCES.md, E9). One layer of K = 16 Bernoulli latents, linear encoder and decoder,
 trained by Adam (lr 3e-3, minibatches of 32) on the ELBO with RLOO (2 samples per digit) for
 the encoder and exact conditional gradients for the decoder and prior
-(``vartools.settings.sbn``). At snapshots along training (the parameter points ``step``),
+(``vartools.catalogue.sbn``). At snapshots along training (the parameter points ``step``),
 for a fixed minibatch of 4 digits, the replicate variance (95% CI) of the gradient with
 respect to the encoder weights (K x (64 + 1) = 1040 parameters, mean over them) of:
 
@@ -25,19 +25,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vartools.control_variates import loo_baseline
-from vartools.discrete import arm, disarm
-from vartools.estimators import Estimator, make_estimator, score_function
-from vartools.experiment import Experiment, Scale
-from vartools.problems import Problem
-from vartools.rao_blackwell import local_expectation
-from vartools.settings.sbn import (
+from vartools.catalogue.sbn import (
     SBN,
     encoder_chain_rule,
     encoder_problem,
     load_digits_binary,
     train_sbn,
 )
+from vartools.control_variates.baselines import loo_baseline
+from vartools.core.problem import Problem
+from vartools.estimators.arm import arm, disarm
+from vartools.estimators.base import score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.rao_blackwell import local_expectation
+from vartools.harness.experiment import Experiment, Scale
 
 SEED = 65
 STEPS_FULL = (0, 300, 1000, 3000)
@@ -115,7 +116,7 @@ def _figures(summary: pd.DataFrame, exact: Any, out_dir: Any, training: Any = No
     from matplotlib.figure import Figure
 
     from experiments._common import run_size
-    from vartools.plotting import errorbar_ci, palette, save_figure
+    from vartools.plots.figures import errorbar_ci, palette, save_figure
 
     colors = palette(STYLE)
     s = summary[summary["kind"] == "mean"]

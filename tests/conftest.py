@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 import vartools as vt
-from vartools import objectives
+from vartools.core import objectives
 
 #: Tolerance of exact (enumeration) identities.
 ATOL = 1e-12

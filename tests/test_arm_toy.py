@@ -8,9 +8,9 @@ import numpy as np
 from conftest import ATOL, Z_HUNDRED
 from scipy import special
 
-from vartools import exact
-from vartools.experiment import load_experiment
-from vartools.runner import run_experiment
+from vartools.harness.loading import load_experiment
+from vartools.harness.runner import run_experiment
+from vartools.oracles import exact
 
 EXP = load_experiment("arm_toy")
 A = importlib.import_module("experiments.arm_toy")

@@ -15,9 +15,9 @@ import pytest
 from scipy import special
 
 import vartools as vt
-from vartools.coefficients import optimal_baseline
-from vartools.estimators import Batch, DeferredScore
-from vartools.statistics import aggregate_stats
+from vartools.control_variates.coefficients import optimal_baseline
+from vartools.core.batch import Batch, DeferredScore
+from vartools.measure.statistics import aggregate_stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 

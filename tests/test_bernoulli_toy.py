@@ -10,10 +10,10 @@ from conftest import ATOL, Z_HUNDRED
 from scipy import special
 
 import vartools as vt
-from vartools import exact
-from vartools.discrete import antithetic_moments
-from vartools.experiment import load_experiment
-from vartools.runner import run_experiment
+from vartools.estimators.arm import antithetic_moments
+from vartools.harness.loading import load_experiment
+from vartools.harness.runner import run_experiment
+from vartools.oracles import exact
 
 EXP = load_experiment("bernoulli_toy")
 B = importlib.import_module("experiments.bernoulli_toy")

@@ -10,9 +10,7 @@ import pytest
 from conftest import Z_HUNDRED, Z_ONE
 from threadpoolctl import threadpool_limits
 
-from vartools.experiment import load_experiment
-from vartools.rng import generator
-from vartools.settings.logistic import (
+from vartools.catalogue.logistic import (
     LogLikelihood,
     TrainConfig,
     blr_problem,
@@ -22,6 +20,8 @@ from vartools.settings.logistic import (
     kl_to_standard_normal,
     train_blr,
 )
+from vartools.core.rng import generator
+from vartools.harness.loading import load_experiment
 
 EXP = load_experiment("blr_vi")  # puts the experiments package on sys.path
 B = importlib.import_module("experiments.blr_vi")

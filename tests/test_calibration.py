@@ -15,7 +15,7 @@ from conftest import Z_ONE, normal_problem
 from scipy import stats
 
 import vartools as vt
-from vartools import exact
+from vartools.oracles import exact
 
 TRIALS = 400
 LEVEL = 0.95

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 import vartools as vt
-from vartools.cli import main
-from vartools.registry import get_estimator
+from vartools.catalogue.registry import get_estimator
+from vartools.cli.main import main
 
 TINY = """
-from vartools.experiment import Experiment, Scale
+from vartools.harness.experiment import Experiment, Scale
 
 EXPERIMENT = Experiment(
     name="tiny",
@@ -32,8 +32,8 @@ EXPERIMENT = Experiment(
 """
 
 TINY_TRAJ = """
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.optim import adam
+from vartools.harness.experiment import Experiment, Scale, Trajectory
+from vartools.core.optim import adam
 
 EXPERIMENT = Experiment(
     name="tiny_traj",

@@ -5,17 +5,18 @@ import pytest
 from scipy import special
 
 import vartools as vt
-from vartools.coefficients import (
+from vartools.control_variates.coefficients import delta_method, optimal_baseline, optimal_cv
+from vartools.control_variates.features import (
     Features,
     FeatureValues,
     delta_features,
-    delta_method,
     function_features,
-    optimal_baseline,
-    optimal_cv,
     score_features,
 )
-from vartools.exact import (
+from vartools.core.objectives import Objective, cosine
+from vartools.core.rng import generator
+from vartools.measure.statistics import paired_ratio
+from vartools.oracles.exact import (
     baseline_variance,
     exact_gradient,
     exact_moments,
@@ -23,10 +24,7 @@ from vartools.exact import (
     quadrature,
     sf_moments,
 )
-from vartools.objectives import Objective
-from vartools.rng import generator
-from vartools.sampling import antithetic, sobol, stratified
-from vartools.statistics import paired_ratio
+from vartools.samplers.sampling import antithetic, sobol, stratified
 
 Z1 = 4.9  # one comparison at family-wise error 1e-6
 Z100 = 5.7  # about a hundred comparisons
@@ -50,7 +48,7 @@ def normal_problem(k=1.0, log_scale=False):
     if not log_scale:
         return vt.make_problem("gaussian_cost", cost="cos", k=k)
     dist = vt.Normal.from_log_scale([1.0], [0.0])
-    return vt.Problem("cos_logscale", dist, vt.objectives.cosine(k))
+    return vt.Problem("cos_logscale", dist, cosine(k))
 
 
 def x0x1_features(problem):

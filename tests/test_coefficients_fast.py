@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 import vartools as vt
-import vartools.coefficients as coefficients
-from vartools.coefficients import Features, optimal_baseline, optimal_cv, score_features
-from vartools.exact import exact_gradient, exact_moments
+import vartools.control_variates.coefficients as coefficients
+from vartools.control_variates.coefficients import optimal_baseline, optimal_cv
+from vartools.control_variates.features import Features, score_features
+from vartools.oracles.exact import exact_gradient, exact_moments
 
 #: Agreement of two float64 computations of the same formulas (rounding only).
 RTOL64 = 1e-12

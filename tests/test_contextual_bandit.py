@@ -1,4 +1,4 @@
-"""Contextual bandit (vartools.settings.bandit): model, exact oracles, baselines.
+"""Contextual bandit (vartools.catalogue.bandit): model, exact oracles, baselines.
 
 Exact checks enumerate the finite support (state, action, noise level); Monte Carlo
 checks use fixed seeds and z * SE tolerances.
@@ -11,8 +11,9 @@ import pytest
 from conftest import ATOL, Z_HUNDRED, Z_ONE, central_difference
 
 import vartools as vt
-from vartools import exact
-from vartools.settings import bandit as bd
+from vartools.catalogue import bandit as bd
+from vartools.core.control_variate import subtract_baseline
+from vartools.oracles import exact
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def test_every_baseline_is_unbiased_by_enumeration(prob, name):
 def test_per_state_loo_would_be_biased_if_it_used_its_own_sample(prob):
     # a baseline that reads the sample's own reward is biased: the test above can fail
     def own(batch, state, problem):
-        return vt.control_variates.subtract_baseline(batch, batch.fx, "own", per_sample=True), state
+        return subtract_baseline(batch, batch.fx, "own", per_sample=True), state
 
     bad = vt.make_estimator(vt.score_function, vt.ControlVariate(lambda p: None, own, "own"))
     mean, _ = exact.exact_moments(prob, bad, 2)

@@ -12,9 +12,9 @@ import pytest
 from conftest import ATOL, bern_problem, cat1_problem, cat_problem
 
 import vartools as vt
-from vartools import exact
-from vartools.control_variates import ControlVariate, subtract_baseline
-from vartools.variance import warm_state
+from vartools.core.control_variate import ControlVariate, subtract_baseline
+from vartools.measure.variance import warm_state
+from vartools.oracles import exact
 
 PROBLEMS = {"bern3": bern_problem, "cat2x3": cat_problem, "cat4": cat1_problem}
 VEC_B = {"bern3": [0.4, -1.0, 2.5], "cat2x3": [0.5, -1, 2, 0.1, 3, -2], "cat4": [1, -1, 0.5, 2]}

@@ -3,16 +3,10 @@ import pytest
 from scipy import integrate, special
 
 import vartools as vt
-from vartools.discrete import (
-    antithetic_moments,
-    arm,
-    concrete_sample,
-    disarm,
-    gumbel_softmax,
-    straight_through,
-)
-from vartools.exact import exact_gradient, exact_moments
-from vartools.objectives import Objective
+from vartools.core.objectives import Objective
+from vartools.estimators.arm import antithetic_moments, arm, disarm
+from vartools.estimators.relaxations import concrete_sample, gumbel_softmax, straight_through
+from vartools.oracles.exact import exact_gradient, exact_moments
 
 ATOL = 1e-12
 ZMANY = 5.7

@@ -10,8 +10,8 @@ from conftest import ATOL, Z_HUNDRED, central_difference
 from scipy import special, stats
 
 import vartools as vt
-from vartools import exact
-from vartools.objectives import Objective
+from vartools.core.objectives import Objective
+from vartools.oracles import exact
 
 DISTS = {
     "bernoulli": lambda: vt.Bernoulli(np.array([0.3, -1.1, 2.0])),

@@ -7,9 +7,10 @@ import pytest
 from conftest import bern_problem, cat_problem, normal_problem
 
 import vartools as vt
-from vartools import exact
-from vartools.objectives import Objective
-from vartools.statistics import replicate_stats
+from vartools.core import rng as rng_mod
+from vartools.core.objectives import Objective
+from vartools.measure.statistics import replicate_stats
+from vartools.oracles import exact
 
 RNG = np.random.default_rng
 
@@ -280,11 +281,11 @@ def test_measure_variance_problem_and_estimator_lists_are_validated():
 
 def test_seed_tree_keys_are_validated():
     with pytest.raises(ValueError, match="key"):
-        vt.rng.generator(0, -1)
+        rng_mod.generator(0, -1)
     with pytest.raises(TypeError, match="key"):
-        vt.rng.generator(0, 1.5)
+        rng_mod.generator(0, 1.5)
     with pytest.raises(ValueError, match="seed"):
-        vt.rng.resolve_seed(-5)
+        rng_mod.resolve_seed(-5)
 
 
 def test_statistics_refuse_too_few_replicates():

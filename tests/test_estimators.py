@@ -7,8 +7,8 @@ import pytest
 from conftest import ATOL, bern_problem, cat_problem, normal_problem
 
 import vartools as vt
-from vartools import exact
-from vartools.objectives import Objective
+from vartools.core.objectives import Objective
+from vartools.oracles import exact
 
 
 def _normal2d() -> vt.Problem:

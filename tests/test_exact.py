@@ -25,7 +25,7 @@ from conftest import (
 )
 
 import vartools as vt
-from vartools import exact
+from vartools.oracles import exact
 
 DISCRETE = {"bern3": bern_problem, "cat2x3": cat_problem, "cat4": cat1_problem}
 NORMAL_CASES = [

@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 
 import vartools as vt
-from vartools import optim
-from vartools.experiment import (
-    Experiment,
-    Scale,
-    Trajectory,
-    discover,
-    experiment_names,
-    load_experiment,
-    stable_description,
-)
-from vartools.registry import ESTIMATORS, get_estimator, register_estimator
+from vartools.catalogue.registry import ESTIMATORS, get_estimator, register_estimator
+from vartools.core import optim
+from vartools.harness.experiment import Experiment, Scale, Trajectory
+from vartools.harness.fingerprint import stable_description
+from vartools.harness.loading import discover, experiment_names, load_experiment
 
 
 def _exp(**kw):
@@ -108,14 +102,14 @@ def test_stable_description_has_no_addresses_and_tracks_changes():
 def test_registry_finds_names_and_reports_broken_files(tmp_path):
     (tmp_path / "good_one.py").write_text(
         textwrap.dedent("""
-        from vartools.experiment import Experiment
+        from vartools.harness.experiment import Experiment
         EXPERIMENT = Experiment(name="good_one", description="ok", problem="liu_toy",
                                 estimators=["sf"], n_samples=[2], n_reps=10)
     """)
     )
     (tmp_path / "wrong_name.py").write_text(
         textwrap.dedent("""
-        from vartools.experiment import Experiment
+        from vartools.harness.experiment import Experiment
         EXPERIMENT = Experiment(name="other", description="x", problem="liu_toy",
                                 estimators=["sf"], n_samples=[2], n_reps=10)
     """)

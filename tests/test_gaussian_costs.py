@@ -12,11 +12,12 @@ import pandas as pd
 import pytest
 from conftest import Z_HUNDRED
 
-from vartools import exact
-from vartools.estimators import make_estimator, pathwise
-from vartools.experiment import load_experiment
-from vartools.measure_valued import mvd_moments
-from vartools.runner import run_experiment
+from vartools.estimators.base import pathwise
+from vartools.estimators.composed import make_estimator
+from vartools.estimators.measure_valued import mvd_moments
+from vartools.harness.loading import load_experiment
+from vartools.harness.runner import run_experiment
+from vartools.oracles import exact
 
 EXP = load_experiment("gaussian_costs")  # puts the experiments package on sys.path
 G = importlib.import_module("experiments.gaussian_costs")

@@ -7,9 +7,9 @@ import pytest
 from conftest import ATOL, Z_HUNDRED
 
 import vartools as vt
-from vartools import exact
-from vartools.experiment import load_experiment
-from vartools.rao_blackwell import sum_and_sample, sum_and_sample_moments
+from vartools.estimators.sum_and_sample import sum_and_sample, sum_and_sample_moments
+from vartools.harness.loading import load_experiment
+from vartools.oracles import exact
 
 EXP = load_experiment("liu_kool_toy")
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import vartools as vt
-from vartools.exact import exact_gradient
-from vartools.measure_valued import measure_valued, mvd_moments
-from vartools.objectives import Objective, square_distance
+from vartools.core.objectives import Objective, square_distance
+from vartools.estimators.measure_valued import measure_valued, mvd_moments
+from vartools.oracles.exact import exact_gradient
 
 ZMANY = 5.7
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import vartools as vt
-from vartools.coefficients import delta_features, delta_method, optimal_cv
-from vartools.objectives import Objective
+from vartools.control_variates.coefficients import delta_method, optimal_cv
+from vartools.control_variates.features import delta_features
+from vartools.core.objectives import Objective
 
 Z = 4.9  # z for one comparison; stricter than the family-wise z (~5.2) for these four
 

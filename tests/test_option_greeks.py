@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 from conftest import Z_HUNDRED, Z_ONE
 
-from vartools.estimators import make_estimator, pathwise, score_function
-from vartools.experiment import load_experiment
-from vartools.settings.finance import (
-    BlackScholes,
+from vartools.catalogue.black_scholes import BlackScholes
+from vartools.catalogue.finance import (
     Payoff,
     call_greeks,
     digital_greeks,
@@ -22,7 +20,10 @@ from vartools.settings.finance import (
     option_problem,
     price_control,
 )
-from vartools.variance import measure_variance
+from vartools.estimators.base import pathwise, score_function
+from vartools.estimators.composed import make_estimator
+from vartools.harness.loading import load_experiment
+from vartools.measure.variance import measure_variance
 
 EXP = load_experiment("option_greeks")  # puts the experiments package on sys.path
 OG = importlib.import_module("experiments.option_greeks")

@@ -4,22 +4,22 @@ import numpy as np
 import pytest
 
 import vartools as vt
-from vartools.control_variates import ControlVariate, constant_baseline, loo_baseline
-from vartools.exact import (
+from vartools.control_variates.baselines import constant_baseline, loo_baseline
+from vartools.core.control_variate import ControlVariate
+from vartools.core.objectives import Objective, separable, sum_of_terms
+from vartools.estimators.rao_blackwell import (
+    dependency_aware,
+    local_expectation,
+    param_coordinates,
+    relevant_loo_baseline,
+)
+from vartools.estimators.sum_and_sample import sum_and_sample, sum_and_sample_moments
+from vartools.oracles.exact import (
     baseline_variance,
     exact_gradient,
     exact_moments,
     optimal_baseline_variance,
     sf_moments,
-)
-from vartools.objectives import Objective, separable, sum_of_terms
-from vartools.rao_blackwell import (
-    dependency_aware,
-    local_expectation,
-    param_coordinates,
-    relevant_loo_baseline,
-    sum_and_sample,
-    sum_and_sample_moments,
 )
 
 ATOL = 1e-12
@@ -116,7 +116,7 @@ def test_local_expectation_counts_every_evaluation():
 
 
 def test_local_expectation_chunks_give_the_same_terms(monkeypatch):
-    import vartools.rao_blackwell as rb
+    import vartools.estimators.rao_blackwell as rb
 
     prob = bern_problem()
     x, _ = prob.dist.support()

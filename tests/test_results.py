@@ -11,18 +11,10 @@ import pandas as pd
 import pytest
 
 import vartools as vt
-from vartools import results
-from vartools.registry import get_estimator
-from vartools.results import (
-    SUMMARY,
-    TRAINING,
-    CorruptFileError,
-    SchemaError,
-    read_cell,
-    validate,
-    write_cell,
-    write_table,
-)
+from vartools.catalogue.registry import get_estimator
+from vartools.harness import storage as results
+from vartools.harness.storage import CorruptFileError, read_cell, write_cell, write_table
+from vartools.measure.schema import SUMMARY, TRAINING, SchemaError, validate
 
 README = Path(__file__).resolve().parent.parent / "results" / "README.md"
 

@@ -11,19 +11,20 @@ import pandas as pd
 import pytest
 
 import vartools as vt
-from vartools import runner
-from vartools.experiment import Experiment, Trajectory, load_experiment
-from vartools.optim import sgd
-from vartools.registry import get_estimator
-from vartools.results import CorruptFileError, read_cell
-from vartools.rng import generator
+from vartools.catalogue.registry import get_estimator
+from vartools.core.optim import sgd
+from vartools.core.rng import generator
+from vartools.harness import runner
+from vartools.harness.experiment import Experiment, Trajectory
+from vartools.harness.loading import load_experiment
+from vartools.harness.storage import CorruptFileError, read_cell
 
 # time_per_estimate (and efficiency? no: 1 / (variance x n_evals)) is the only wall-clock
 # column; every other column must be identical whatever the executor.
 TIMING = ["time_per_estimate"]
 
 SWEEP_FILE = """
-from vartools.experiment import Experiment, Scale
+from vartools.harness.experiment import Experiment, Scale
 
 EXPERIMENT = Experiment(
     name="tiny_sweep",
@@ -41,8 +42,8 @@ EXPERIMENT = Experiment(
 """
 
 TRAJ_FILE = """
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.optim import rmsprop
+from vartools.harness.experiment import Experiment, Scale, Trajectory
+from vartools.core.optim import rmsprop
 
 EXPERIMENT = Experiment(
     name="tiny_traj",
@@ -347,7 +348,7 @@ import os
 from pathlib import Path
 
 import vartools as vt
-from vartools.experiment import Experiment
+from vartools.harness.experiment import Experiment
 
 MARK = Path(__file__).with_name("KILL")
 

@@ -5,10 +5,10 @@ import pytest
 from scipy import special
 
 import vartools as vt
-from vartools.exact import exact_gradient
-from vartools.rng import generator
-from vartools.sampling import Sampler, antithetic, iid, sobol, stratified
-from vartools.statistics import paired_ratio
+from vartools.core.rng import generator
+from vartools.measure.statistics import paired_ratio
+from vartools.oracles.exact import exact_gradient
+from vartools.samplers.sampling import Sampler, antithetic, iid, sobol, stratified
 
 Z1 = 4.9
 Z100 = 5.7

@@ -7,10 +7,10 @@ import pytest
 from conftest import ATOL, Z_HUNDRED, central_difference
 
 import vartools as vt
-from vartools import exact
-from vartools.discrete import arm, disarm
-from vartools.rao_blackwell import local_expectation
-from vartools.settings import sbn
+from vartools.catalogue import sbn
+from vartools.estimators.arm import arm, disarm
+from vartools.estimators.rao_blackwell import local_expectation
+from vartools.oracles import exact
 
 
 @pytest.fixture

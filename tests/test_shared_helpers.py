@@ -10,13 +10,15 @@ import pytest
 from conftest import ATOL
 from matplotlib.figure import Figure
 
-from vartools import exact
-from vartools.distributions import Bernoulli, Categorical, Normal, UniformNoise
-from vartools.estimators import chain_rule_estimator, make_estimator, score_function
-from vartools.experiment import load_experiment
-from vartools.plotting import errorbar_ci, palette
-from vartools.settings.bandit import make_bandit
-from vartools.settings.sbn import EncoderBernoulli
+from vartools.catalogue.bandit import make_bandit
+from vartools.catalogue.sbn import EncoderBernoulli
+from vartools.distributions.discrete import Bernoulli, Categorical, UniformNoise
+from vartools.distributions.normal import Normal
+from vartools.estimators.base import chain_rule_estimator, score_function
+from vartools.estimators.composed import make_estimator
+from vartools.harness.loading import load_experiment
+from vartools.oracles import exact
+from vartools.plots.figures import errorbar_ci, palette
 
 load_experiment("liu_kool_toy")  # puts the experiments package on the path
 L = importlib.import_module("experiments.liu_kool_toy")

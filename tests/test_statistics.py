@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vartools.statistics import aggregate_stats, paired_ratio, replicate_stats, z_value
+from vartools.measure.statistics import aggregate_stats, paired_ratio, replicate_stats, z_value
 
 
 def _sample(r=50, p=3, seed=0):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from vartools.experiment import Experiment
-from vartools.runner import run_experiment
+from vartools.harness.experiment import Experiment
+from vartools.harness.runner import run_experiment
 
 
 def _exp(rows: str) -> Experiment:

@@ -14,9 +14,10 @@ from conftest import Z_ONE, bern_problem, cat_problem, normal_problem
 from scipy import stats
 
 import vartools as vt
-from vartools import exact
-from vartools.statistics import replicate_stats
-from vartools.variance import COLUMNS, run_block, warm_state
+from vartools.core import rng as rng_mod
+from vartools.measure.statistics import replicate_stats
+from vartools.measure.variance import COLUMNS, run_block, warm_state
+from vartools.oracles import exact
 
 B_CONST = 1.0
 N_SAMPLES = (2, 4, 8)
@@ -179,7 +180,7 @@ def test_common_random_numbers_across_estimators():
     sf = vt.make_estimator(vt.score_function)
     const = vt.make_estimator(vt.score_function, vt.constant_baseline(B_CONST))
     res = run_block(prob, [sf, const], 3, 0, 50, seed=5)
-    rng = vt.rng.generator(5, prob.name, 3, 0)
+    rng = rng_mod.generator(5, prob.name, 3, 0)
     x = prob.dist.sample(3, rng=rng, reps=(50,))
     mean_score = prob.dist.score(x).mean(-2)
     np.testing.assert_allclose(

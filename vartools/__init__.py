@@ -3,7 +3,7 @@
 Wrap a base estimator (``score_function``, ``pathwise``) in a chain of variance
 reducers (``make_estimator``), and measure what each buys with replicated,
 confidence-interval-carrying measurements (``measure_variance``) and exact
-oracles (``vartools.exact``).
+oracles (``vartools.oracles.exact``).
 
 Example:
     >>> import numpy as np, vartools as vt
@@ -16,55 +16,64 @@ Example:
     ['sf', 'sf+loo']
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from vartools._version import __version__
-from vartools.coefficients import (
-    delta_features,
-    delta_method,
-    function_features,
-    optimal_baseline,
-    optimal_cv,
-    score_features,
-)
-from vartools.control_variates import (
-    ControlVariate,
-    chain,
-    constant_baseline,
-    ema_baseline,
-    loo_baseline,
-)
-from vartools.discrete import (
-    antithetic_moments,
-    arm,
-    disarm,
-    gumbel_softmax,
-    straight_through,
-)
-from vartools.distributions import Bernoulli, Categorical, Distribution, Normal
-from vartools.estimators import (
-    BaseEstimator,
-    Batch,
-    Estimator,
-    make_estimator,
-    pathwise,
-    score_function,
-)
-from vartools.exact import exact_expectation, exact_gradient, exact_moments, sf_moments
-from vartools.experiment import Experiment, Scale, Trajectory
-from vartools.measure_valued import measure_valued, mvd_moments
-from vartools.objectives import Objective, SumOfTerms, separable, sum_of_terms
-from vartools.optim import adam, cosine_decay, rmsprop, sgd
-from vartools.problems import SETTINGS, Problem, make_problem
-from vartools.rao_blackwell import (
+from vartools.catalogue.registry import ESTIMATORS, get_estimator, register_estimator
+from vartools.catalogue.settings import SETTINGS, make_problem
+from vartools.control_variates.baselines import constant_baseline, ema_baseline, loo_baseline
+from vartools.control_variates.coefficients import delta_method, optimal_baseline, optimal_cv
+from vartools.control_variates.features import delta_features, function_features, score_features
+from vartools.core.batch import Batch
+from vartools.core.control_variate import ControlVariate, chain
+from vartools.core.distribution import Distribution
+from vartools.core.objectives import Objective, SumOfTerms, separable, sum_of_terms
+from vartools.core.optim import adam, cosine_decay, rmsprop, sgd
+from vartools.core.problem import Problem
+from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.normal import Normal
+from vartools.estimators.arm import antithetic_moments, arm, disarm
+from vartools.estimators.base import BaseEstimator, pathwise, score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.measure_valued import measure_valued, mvd_moments
+from vartools.estimators.rao_blackwell import (
     dependency_aware,
     local_expectation,
     relevant_loo_baseline,
-    sum_and_sample,
-    sum_and_sample_moments,
 )
-from vartools.registry import ESTIMATORS, get_estimator, register_estimator
-from vartools.runner import run_experiment
-from vartools.sampling import Sampler, antithetic, iid, sobol, stratified
-from vartools.variance import measure_variance
+from vartools.estimators.relaxations import gumbel_softmax, straight_through
+from vartools.estimators.sum_and_sample import sum_and_sample, sum_and_sample_moments
+from vartools.harness.experiment import Experiment, Scale, Trajectory
+from vartools.oracles.exact import exact_expectation, exact_gradient, exact_moments, sf_moments
+from vartools.samplers.sampling import Sampler, antithetic, iid, sobol, stratified
+
+if TYPE_CHECKING:
+    from vartools.harness.runner import run_experiment
+    from vartools.measure.variance import measure_variance
+
+# Entry points whose modules load pandas: imported on first use (PEP 562), so that
+# ``import vartools`` stays light.
+_LAZY = {
+    "measure_variance": "vartools.measure.variance",
+    "run_experiment": "vartools.harness.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vartools' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BaseEstimator",

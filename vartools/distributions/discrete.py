@@ -15,15 +15,15 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from vartools._validation import as_finite_array
-from vartools.distributions._inverse_cdf import Guide
-from vartools.distributions._noise_f32 import uniform_f32
-from vartools.distributions.base import (
+from vartools.core.distribution import (
     DEFAULT_SUPPORT_BUDGET,
     Distribution,
     _float_of,
     _noise_dtype,
 )
+from vartools.core.validation import as_finite_array
+from vartools.distributions._inverse_cdf import Guide
+from vartools.distributions._noise_f32 import uniform_f32
 
 __all__ = ["Bernoulli", "Categorical", "UniformNoise"]
 

@@ -9,9 +9,9 @@ from typing import Any, Literal
 import numpy as np
 from scipy import special
 
-from vartools._validation import as_finite_array, short_repr
+from vartools.core.distribution import Distribution, _float_of, _noise_dtype
+from vartools.core.validation import as_finite_array, short_repr
 from vartools.distributions._noise_f32 import standard_normal_f32
-from vartools.distributions.base import Distribution, _float_of, _noise_dtype
 
 __all__ = ["Normal"]
 

@@ -9,8 +9,10 @@ estimator, a chain of control variates and a sampler into one ``Estimator``.
 
 Example:
     >>> import numpy as np
-    >>> from vartools.distributions import Bernoulli
-    >>> from vartools.problems import Problem
+    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.core.problem import Problem
+    >>> from vartools.estimators.base import score_function
+    >>> from vartools.estimators.composed import make_estimator
     >>> prob = Problem("toy", Bernoulli([0.0, 1.0]), lambda b: (b * b[..., ::-1]).sum(-1))
     >>> est = make_estimator(score_function)
     >>> g, state = est(prob, 4, rng=np.random.default_rng(0), reps=(10,))
@@ -18,28 +20,4 @@ Example:
     (10, 2)
 """
 
-from vartools.estimators.base import (
-    BaseEstimator,
-    chain_rule_estimator,
-    from_noise_via_samples,
-    pathwise,
-    score_function,
-)
-from vartools.estimators.base import DrawFn as DrawFn
-from vartools.estimators.base import _pathwise_from_noise as _pathwise_from_noise
-from vartools.estimators.base import _sf_from_samples as _sf_from_samples
-from vartools.estimators.batch import Batch, DeferredScore
-from vartools.estimators.batch import _ScoreField as _ScoreField
-from vartools.estimators.composed import Estimator, make_estimator
-
-__all__ = [
-    "BaseEstimator",
-    "Batch",
-    "DeferredScore",
-    "Estimator",
-    "chain_rule_estimator",
-    "from_noise_via_samples",
-    "make_estimator",
-    "pathwise",
-    "score_function",
-]
+__all__: list[str] = []

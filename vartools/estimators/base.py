@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from vartools.estimators.batch import Batch, DeferredScore
-from vartools.problems import Problem
-from vartools.sampling import Sampler, iid
+from vartools.core.batch import Batch, DeferredScore
+from vartools.core.problem import Problem
+from vartools.samplers.sampling import Sampler, iid
 
 __all__ = [
     "BaseEstimator",
@@ -49,7 +49,7 @@ class BaseEstimator:
         per_sample: whether each sample's terms depend on that sample only.
         doc: the instance's docstring (formula, paper, cost, bias).
         oracle: (problem, estimator, n, state) -> exact (mean, variance) of the n-sample
-            estimate, for estimators that ``vartools.exact`` cannot enumerate or integrate
+            estimate, for estimators that ``vartools.oracles.exact`` cannot enumerate or integrate
             generically (sum-and-sample, ARM/DisARM, measure-valued); it raises ValueError
             or TypeError where it does not apply.
     """

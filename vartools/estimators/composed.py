@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from vartools._validation import check_positive_int, check_reps, short_repr
-from vartools.control_variates import ControlVariate, chain
+from vartools.core.batch import Batch
+from vartools.core.control_variate import ControlVariate, chain
+from vartools.core.problem import Problem
+from vartools.core.validation import check_positive_int, check_reps, short_repr
 from vartools.estimators.base import BaseEstimator
-from vartools.estimators.batch import Batch
-from vartools.problems import Problem
-from vartools.sampling import Sampler, iid
+from vartools.samplers.sampling import Sampler, iid
 
 __all__ = ["Estimator", "make_estimator"]
 
@@ -196,8 +196,8 @@ def make_estimator(
         An ``Estimator``.
 
     Example:
-        >>> from vartools.control_variates import loo_baseline
-        >>> from vartools.estimators import score_function
+        >>> from vartools.control_variates.baselines import loo_baseline
+        >>> from vartools.estimators.base import score_function
         >>> make_estimator(score_function, loo_baseline()).name
         'sf+loo'
     """

@@ -1,0 +1,183 @@
+"""Named estimators, base estimators and reducers, for the command line and experiments.
+
+Three plain dicts map names to zero-argument factories; add an entry to extend them
+(the catalogue modules register theirs the same way)::
+
+    ESTIMATORS["sf+rb"] = lambda: make_estimator(score_function, rao_blackwell(), name="sf+rb")
+
+``get_estimator(name)`` looks ``name`` up in ``ESTIMATORS`` first; failing that it
+reads ``name`` as ``base+reducer+reducer...[@sampler]`` with the base from
+``BASES`` (``sas<k>`` is sum-and-sample with k summed outcomes), each reducer from
+``REDUCERS`` (applied in order) and the sampler from ``SAMPLERS``, so
+``"sf+const+loo"`` or ``"sf+optbase@sobol"`` work without an entry. The
+estimator's table name is always the name asked for.
+
+Example:
+    >>> get_estimator("sf+loo").name
+    'sf+loo'
+    >>> get_estimator("pathwise").base.name
+    'pathwise'
+    >>> get_estimator("sf+optbase@sobol").sampler.name
+    'sobol'
+    >>> get_estimator("sas3+loo").base.name
+    'sas(k=3)'
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+from vartools.control_variates.baselines import constant_baseline, ema_baseline, loo_baseline
+from vartools.control_variates.coefficients import delta_method, optimal_baseline
+from vartools.core.control_variate import ControlVariate
+from vartools.core.validation import nearest_name
+from vartools.estimators.arm import arm, disarm
+from vartools.estimators.base import BaseEstimator, pathwise, score_function
+from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.measure_valued import measure_valued
+from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
+from vartools.estimators.relaxations import straight_through
+from vartools.estimators.sum_and_sample import sum_and_sample
+from vartools.samplers.sampling import Sampler, antithetic, iid, sobol, stratified
+
+__all__ = [
+    "BASES",
+    "ESTIMATORS",
+    "REDUCERS",
+    "SAMPLERS",
+    "estimator_names",
+    "get_estimator",
+    "register_estimator",
+]
+
+#: Base estimators by name: name -> factory() -> BaseEstimator.
+BASES: dict[str, Callable[[], BaseEstimator]] = {
+    "sf": lambda: score_function,
+    "pathwise": lambda: pathwise,
+    "le": lambda: local_expectation,
+    "dep": lambda: dependency_aware,
+    "arm": lambda: arm,
+    "disarm": lambda: disarm,
+    "mvd": lambda: measure_valued,
+    "st": straight_through,
+}
+
+#: Variance reducers (control variates) by name: name -> factory() -> ControlVariate.
+REDUCERS: dict[str, Callable[[], ControlVariate]] = {
+    "loo": loo_baseline,
+    "ema": lambda: ema_baseline(0.9),
+    "const": lambda: constant_baseline(0.0),
+    "optbase": lambda: optimal_baseline("running"),
+    "optbase_loo": lambda: optimal_baseline("loo"),
+    "optbase_xfit": lambda: optimal_baseline("crossfit"),
+    "optbase_batch": lambda: optimal_baseline("batch"),
+    "delta1": lambda: delta_method(1, "running"),
+    "delta2": lambda: delta_method(2, "running"),
+}
+
+#: Samplers by name (``base+reducer@sampler``): name -> factory() -> Sampler.
+SAMPLERS: dict[str, Callable[[], Sampler]] = {
+    "iid": iid,
+    "antithetic": antithetic,
+    "stratified": stratified,
+    "sobol": sobol,
+}
+
+
+def _base(name: str) -> BaseEstimator:
+    if name.startswith("sas") and name[3:].isdigit():
+        return sum_and_sample(int(name[3:]))
+    return BASES[name]()
+
+
+def _is_base(name: str) -> bool:
+    return name in BASES or (name.startswith("sas") and name[3:].isdigit())
+
+
+def _composed(spec: str) -> Callable[[], Estimator]:
+    def factory() -> Estimator:
+        chain_spec, _, sampler = spec.partition("@")
+        base, *reducers = chain_spec.split("+")
+        return make_estimator(
+            _base(base),
+            *(REDUCERS[r]() for r in reducers),
+            sampler=SAMPLERS[sampler or "iid"](),
+            name=spec,
+        )
+
+    return factory
+
+
+#: Named estimators: name -> factory() -> Estimator (the table name is the key).
+ESTIMATORS: dict[str, Callable[[], Estimator]] = {
+    name: _composed(name)
+    for name in (
+        "sf",
+        "sf+loo",
+        "sf+ema",
+        "sf+optbase",
+        "sf+delta2",
+        "sf+optbase@sobol",
+        "pathwise",
+        "pathwise+delta2",
+        "le",
+        "arm",
+        "disarm",
+        "mvd",
+    )
+}
+
+
+def register_estimator(name: str, factory: Callable[[], Estimator]) -> None:
+    """Add (or replace) a named estimator; ``factory()`` must return an Estimator."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    if not callable(factory):
+        raise TypeError(
+            f"factory must be a zero-argument callable returning an Estimator, got {factory!r}"
+        )
+    ESTIMATORS[name] = factory
+
+
+def estimator_names() -> list[str]:
+    """The registered estimator names, sorted."""
+    return sorted(ESTIMATORS)
+
+
+def get_estimator(name: str) -> Estimator:
+    """The estimator called ``name``: a registered one, or a ``base+reducer...`` composition.
+
+    Raises:
+        ValueError: for an unknown name, naming the nearest valid name.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"estimator name must be a string, got {name!r}")
+    if name in ESTIMATORS:
+        est = ESTIMATORS[name]()
+    else:
+        chain_spec, _, sampler = name.partition("@")
+        base, *reducers = chain_spec.split("+")
+        if not _is_base(base):
+            raise ValueError(
+                f"unknown estimator {name!r}; {nearest_name(name, tuple(ESTIMATORS))} "
+                f"(or compose base+reducer[@sampler] with bases {sorted(BASES)} or sas<k>, "
+                f"reducers {sorted(REDUCERS)} and samplers {sorted(SAMPLERS)})"
+            )
+        if sampler and sampler not in SAMPLERS:
+            raise ValueError(
+                f"unknown sampler {sampler!r} in estimator {name!r}; "
+                f"{nearest_name(sampler, tuple(SAMPLERS))}"
+            )
+        for r in reducers:
+            if r not in REDUCERS:
+                close = difflib.get_close_matches(name, list(ESTIMATORS), n=1)
+                also = f" (nearest registered estimator: {close[0]!r})" if close else ""
+                raise ValueError(
+                    f"unknown reducer {r!r} in estimator {name!r}; "
+                    f"{nearest_name(r, tuple(REDUCERS))}{also}"
+                )
+        est = _composed(name)()
+    if not isinstance(est, Estimator):
+        raise TypeError(f"the factory registered as {name!r} returned {est!r}, not an Estimator")
+    return est

@@ -1,0 +1,3 @@
+"""The ``vartools`` command line."""
+
+__all__: list[str] = []

@@ -1,0 +1,111 @@
+"""Baselines: subtract b * score from the terms (constant, moving-average, leave-one-out).
+
+A baseline keeps the estimate unbiased because E[score] = 0 and b does not depend
+on the sample it multiplies (Mohamed et al. 2020, sec. 7.4.1).
+
+Example:
+    >>> import numpy as np
+    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.core.problem import Problem
+    >>> from vartools.estimators.composed import make_estimator
+    >>> from vartools.estimators.base import score_function
+    >>> prob = Problem("toy", Bernoulli([0.0, 2.0]), lambda b: b.prod(-1) + b.sum(-1))
+    >>> est = make_estimator(score_function, loo_baseline())
+    >>> est(prob, 4, rng=np.random.default_rng(0), reps=(3,))[0].shape
+    (3, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vartools.core.batch import Batch
+from vartools.core.control_variate import ControlVariate, subtract_baseline
+from vartools.core.problem import Problem
+from vartools.core.validation import as_finite_array, short_repr
+
+__all__ = ["constant_baseline", "ema_baseline", "loo_baseline"]
+
+
+def _no_state(problem: Problem) -> None:
+    return None
+
+
+def constant_baseline(b: Any = 0.0) -> ControlVariate:
+    """Subtract a fixed baseline: terms_i = (f(x_i) - b) score_i.
+
+    Unbiased for any b chosen without looking at the batch (Mohamed et al. 2020,
+    eq. 64); ``b`` may be a scalar or one value per parameter (shape (p,)). Its
+    single-sample variance is M2 - 2 b M1 + b^2 M0 - g^2 per coordinate
+    (REFERENCES.md). No extra evaluations of f.
+    """
+    b_arr = as_finite_array(b, "b")
+    if b_arr.ndim > 1:
+        raise ValueError(f"b must be a scalar or a vector of length p, got shape {b_arr.shape}")
+    label = f"{float(b_arr):g}" if b_arr.ndim == 0 else "vec"
+
+    def init(problem: Problem) -> None:
+        if b_arr.ndim == 1 and b_arr.shape[0] != problem.dist.n_params:
+            raise ValueError(
+                f"b has {b_arr.shape[0]} entries but problem {problem.name!r} has "
+                f"p={problem.dist.n_params} parameters; pass a scalar or a vector of length p"
+            )
+        return None
+
+    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
+        return subtract_baseline(batch, b_arr, "constant_baseline").with_info(baseline=b_arr), state
+
+    return ControlVariate(init, apply, name=f"const({label})")
+
+
+def ema_baseline(decay: float = 0.9) -> ControlVariate:
+    """Exponential moving average of f over earlier batches as the baseline.
+
+    b_t = debiased EMA of mean f over batches 1..t-1 (Adam-style debiasing, b = 0
+    before the first batch); terms_i = (f(x_i) - b_t) score_i. Unbiased because b_t
+    uses earlier batches only. The new state averages f over every replicate of the
+    batch; to measure variance at a fixed state, warm the state up and reuse it
+    (``measure_variance(..., warmup=...)`` does). No extra evaluations of f.
+
+    Args:
+        decay: weight of the past, in [0, 1).
+    """
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0.0 <= decay < 1.0:
+        raise ValueError(f"decay must be a number in [0, 1), got {short_repr(decay)}")
+    decay = float(decay)
+
+    def init(problem: Problem) -> tuple[float, int]:
+        return (0.0, 0)
+
+    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
+        avg, t = state
+        b = avg / (1.0 - decay**t) if t > 0 else 0.0
+        out = subtract_baseline(batch, b, "ema_baseline").with_info(baseline=b)
+        new_avg = decay * avg + (1.0 - decay) * float(np.mean(batch.fx))
+        return out, (new_avg, t + 1)
+
+    return ControlVariate(init, apply, name=f"ema({decay:g})", stateful=True)
+
+
+def loo_baseline() -> ControlVariate:
+    """Leave-one-out baseline (RLOO; Kool et al. 2019): b_i = mean of f over the other samples.
+
+    terms_i = (f_i - (1/(n-1)) sum_{j != i} f_j) score_i, equivalently
+    (n/(n-1)) (f_i - fbar) score_i. Unbiased when the n samples are independent
+    (b_i does not depend on x_i). Variance: [(n-2) V_mean + 2 zeta2] / (n (n-1))
+    (REFERENCES.md). Needs n >= 2; no extra evaluations of f.
+    """
+
+    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
+        n = batch.n
+        if n < 2:
+            raise ValueError(f"loo_baseline needs n >= 2 samples per estimate, got n={n}")
+        fx = batch.fx
+        b = (fx.sum(-1, keepdims=True) - fx) / (n - 1)
+        return subtract_baseline(batch, b, "loo_baseline", per_sample=True), state
+
+    return ControlVariate(
+        _no_state, apply, name="loo", min_n=2, requires_independent=True, per_sample=False
+    )

@@ -1,0 +1,3 @@
+"""Experiments: declaration, loading, cache keys, cells, runner, executors, storage."""
+
+__all__: list[str] = []

@@ -1,0 +1,179 @@
+"""Worker side of the runner: build an experiment once per process, measure and train cells.
+
+``vartools.harness.runner.compute_cell`` dispatches a cell to these helpers. A worker
+rebuilds the experiment from the task's plain values (``_built``: loaded from its
+file, or the in-process object registered in ``_INLINE`` by the serial
+executor), caches it per process, and returns arrays: ``_measure`` runs the seed
+blocks of (problem, n) for every applicable estimator (plus the exact truth and
+variances when asked), ``_train`` runs a training trajectory and records its
+checkpoints. Seeds come from the seed tree only (``run_block``'s block nodes,
+``_checkpoint_seed`` for a checkpoint), never from the process or the order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vartools.core.problem import Problem
+from vartools.core.rng import generator, seed_node
+from vartools.estimators.composed import Estimator
+from vartools.harness.cells import CellTask
+from vartools.harness.experiment import Experiment
+from vartools.harness.loading import load_experiment
+from vartools.measure.variance import run_block, warm_state
+from vartools.oracles import exact as exact_mod
+
+__all__: list[str] = []
+
+
+@dataclass
+class _Built:
+    exp: Experiment
+    estimators: list[Estimator]
+    problems: dict[int, Problem] = field(default_factory=dict)
+
+    def problem(self, point: int) -> Problem:
+        if point not in self.problems:
+            self.problems[point] = self.exp.build_problem(point)
+        return self.problems[point]
+
+
+_BUILT: dict[tuple[Any, ...], _Built] = {}
+_INLINE: dict[tuple[str, str], Experiment] = {}
+
+
+def _built(task: CellTask) -> _Built:
+    key = (task.directory, task.experiment, task.scale, task.fingerprint)
+    b = _BUILT.get(key)
+    if b is None:
+        if task.directory is None:
+            exp = _INLINE[(task.experiment, task.fingerprint)]
+        else:
+            exp = load_experiment(task.experiment, task.directory).at_scale(task.scale)
+        b = _Built(exp, exp.build_estimators())
+        if len(_BUILT) > 16:
+            _BUILT.clear()
+        _BUILT[key] = b
+    return b
+
+
+def _truth(problem: Problem) -> np.ndarray | None:
+    if not exact_mod.has_oracle(problem):
+        return None
+    try:
+        return exact_mod.exact_gradient(problem)
+    except (ValueError, TypeError):
+        return None
+
+
+def _exact_variance(problem: Problem, est: Estimator, n: int, state: Any) -> np.ndarray:
+    try:
+        return exact_mod.exact_moments(problem, est, n, state=state)[1]
+    except (ValueError, TypeError):
+        return np.full(problem.dist.n_params, np.nan)
+
+
+def _measure(
+    exp: Experiment,
+    problem: Problem,
+    ests: list[Estimator],
+    n: int,
+    blocks: range,
+    seed: int,
+    with_exact: bool,
+    prefix: str,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    states = [warm_state(problem, e, n, seed=seed, warmup=exp.warmup) for e in ests]
+    parts: list[list[np.ndarray]] = [[] for _ in ests]
+    secs = [0.0] * len(ests)
+    evals: dict[str, int] = {}
+    for b in blocks:
+        size = min(exp.block_size, exp.n_reps - b * exp.block_size)
+        res = run_block(problem, ests, n, b, size, seed=seed, states=states)
+        for j, e in enumerate(ests):
+            parts[j].append(res.estimates[e.name])
+            secs[j] += res.seconds[e.name]
+        evals = res.n_evals
+    arrays = {f"{prefix}e{j}": np.concatenate(parts[j]) for j in range(len(ests))}
+    meta: dict[str, Any] = {"seconds": secs, "n_evals": [int(evals[e.name]) for e in ests]}
+    if with_exact:
+        t = _truth(problem)
+        if t is not None:
+            arrays[f"{prefix}truth"] = t
+        for j, (e, s) in enumerate(zip(ests, states, strict=True)):
+            arrays[f"{prefix}x{j}"] = _exact_variance(problem, e, n, s)
+    return arrays, meta
+
+
+def _checkpoint_seed(seed: int, problem: Problem, step: int) -> int:
+    return int(seed_node(seed, problem.name, "checkpoint", step).generate_state(1, np.uint64)[0])
+
+
+def _loss(exp: Experiment, problem: Problem, seed: int, step: int) -> tuple[float, bool]:
+    traj = exp.trajectory
+    assert traj is not None
+    if traj.loss is not None:
+        return float(traj.loss(problem)), True
+    if problem.dist.enumerable or exact_mod.has_oracle(problem):
+        try:
+            return float(exact_mod.exact_expectation(problem)), True
+        except (ValueError, TypeError):
+            pass
+    rng = generator(seed, problem.name, "loss", step)
+    x = problem.dist.sample(traj.loss_samples, rng=rng)
+    return float(problem.evaluate(x).mean()), False
+
+
+def _train(task: CellTask, b: _Built) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    exp = b.exp
+    traj = exp.trajectory
+    assert traj is not None
+    problem = b.problem(task.key.point)
+    est = traj.build_estimator()
+    opt = traj.optimizer
+    theta = np.array(problem.dist.params, dtype=np.float64)
+    opt_state = opt.init(theta)
+    est_state = est.init(problem)
+    rng = generator(task.seed, problem.name, "train")
+    checkpoints = set(traj.checkpoints())
+    thetas, losses, exact_flags, emas = [], [], [], []
+    m = v = np.zeros_like(theta)
+    decay = traj.ema_decay
+    t0 = time.perf_counter()
+    for step in range(traj.steps + 1):
+        prob = problem.with_params(theta)
+        if step in checkpoints:
+            loss, is_exact = _loss(exp, prob, task.seed, step)
+            thetas.append(theta.copy())
+            losses.append(loss)
+            exact_flags.append(is_exact)
+            if decay is not None and step > 0:
+                m_hat, v_hat = m / (1 - decay**step), v / (1 - decay**step)
+                emas.append(float(np.mean(np.maximum(v_hat - m_hat**2, 0.0))))
+            else:
+                emas.append(np.nan)
+        if step == traj.steps:
+            break
+        g, est_state = est(prob, traj.n, rng=rng, state=est_state)
+        if traj.extra_grad is not None:
+            g = g + np.asarray(traj.extra_grad(prob), dtype=np.float64)
+        if decay is not None:
+            m = decay * m + (1 - decay) * g
+            v = decay * v + (1 - decay) * g * g
+        delta, opt_state = opt.update(-g if traj.maximize else g, opt_state, step)
+        theta = theta + delta
+    arrays = {
+        "theta": np.array(thetas),
+        "loss": np.array(losses),
+        "loss_exact": np.array(exact_flags),
+        "ema": np.array(emas),
+    }
+    return arrays, {
+        "seconds_train": time.perf_counter() - t0,
+        "estimator": est.name,
+        "optimizer": opt.name,
+    }

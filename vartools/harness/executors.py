@@ -1,0 +1,97 @@
+"""Executors of the runner: where cells are computed (serial, local processes, Dask).
+
+Each executor takes the cell tasks, the worker count and the Dask scheduler address
+and yields ``(task, (arrays, meta))`` pairs as cells finish, in any order; each cell is
+computed by ``vartools.harness.runner.compute_cell``, which workers import by that module path
+(so it stays there). ``_EXECUTE`` maps the executor names of
+``vartools.harness.runner.run_experiment`` to them. The executors import ``compute_cell`` when
+they run, not at import time, because ``vartools.harness.runner`` imports this module.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from vartools.harness.cells import CellTask
+
+__all__ = ["DASK_MISSING"]
+
+
+def _serial(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
+    from vartools.harness.runner import (
+        compute_cell,  # late: vartools.harness.runner imports this module
+    )
+
+    for t in tasks:
+        yield t, compute_cell(t)
+
+
+def _processes(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
+    from vartools.harness.runner import (
+        compute_cell,  # late: vartools.harness.runner imports this module
+    )
+
+    ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["vartools.harness.runner"])
+    pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=ctx)
+    try:
+        pending: dict[Future[Any], CellTask] = {pool.submit(compute_cell, t): t for t in tasks}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield pending.pop(fut), fut.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+DASK_MISSING = (
+    "the dask executor needs Dask distributed, which is an optional extra: "
+    "pip install 'vartools[dask]'  (or: pip install 'dask[distributed]')"
+)
+
+
+def _dask(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
+    from vartools.harness.runner import (
+        compute_cell,  # late: vartools.harness.runner imports this module
+    )
+
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise RuntimeError(DASK_MISSING) from exc
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+        client = Client(cluster)
+    try:
+        futures = {client.submit(compute_cell, t, pure=False): t for t in tasks}
+        for fut in as_completed(list(futures)):
+            yield futures[fut], fut.result()
+    finally:
+        for fut in list(futures) if "futures" in locals() else []:
+            fut.cancel()
+        # bounded shutdown: a worker that does not answer must not hang the run
+        client.close(timeout=30)
+        if cluster is not None:
+            cluster.close(timeout=30)
+
+
+_EXECUTE: dict[str, Callable[..., Iterator[tuple[CellTask, Any]]]] = {
+    "serial": _serial,
+    "processes": _processes,
+    "dask": _dask,
+}

@@ -1,0 +1,204 @@
+"""Results on disk: the table schemas, validation, atomic writes and checksummed cell files.
+
+Layout of ``results/<experiment>/`` (documented in results/README.md):
+
+- ``summary.csv``: the tidy variance table (schema ``SUMMARY``), validated before
+  every write;
+- ``training.csv``: for trajectories, the loss (and EMA variance) at each
+  checkpoint (schema ``TRAINING``);
+- ``raw.npz``: the replicate estimates, when asked for (``--raw``);
+- ``meta.json``: description, command line, seed, versions, git revision, host,
+  timings;
+- ``figures/``: PNG and PDF figures;
+- ``cells/``: the cache of finished cells (not committed), one checksummed file
+  each, which an interrupted run resumes from.
+
+The schemas and ``validate`` live in ``vartools.measure.schema`` and are
+re-exported here.
+
+Every write goes to a temporary file in the same directory, is flushed and
+fsync'ed, then ``os.replace``'d over the target: a reader sees the old file or the
+new one, never a partial one.
+
+Example:
+    >>> import pandas as pd
+    >>> bad = pd.DataFrame({"experiment": ["x"], "variance": ["high"]})
+    >>> try:
+    ...     validate(bad, TRAINING)
+    ... except SchemaError as e:
+    ...     print(str(e).splitlines()[0])
+    training table: column 'variance' is not part of the schema; ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vartools.measure.schema import SUMMARY, TRAINING, Column, Schema, SchemaError, validate
+
+__all__ = [
+    "default_results_root",
+    "SUMMARY",
+    "TRAINING",
+    "Column",
+    "FSYNC_MIN_SECONDS",
+    "CorruptFileError",
+    "Schema",
+    "SchemaError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "read_cell",
+    "read_table",
+    "validate",
+    "write_cell",
+    "write_json",
+    "write_table",
+]
+
+
+class CorruptFileError(ValueError):
+    """A cell file is truncated, altered or of another format: it must not be trusted."""
+
+
+# ----------------------------------------------------------------- atomic writes
+
+
+def default_results_root(scale: str) -> str:
+    """Where results go by default: ``results`` (full scale) or ``results/quick`` (quick).
+
+    Quick runs never overwrite the committed full-scale results (git ignores
+    ``results/quick/``).
+    """
+    return "results" if scale == "full" else str(Path("results") / "quick")
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, os.replace).
+
+    ``os.replace`` makes the write atomic against a killed process; the fsync before it
+    also makes it durable against a power cut or an OS crash. ``fsync=False`` skips the
+    fsync; only checksummed files whose loss is detected and cheap to redo use it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_table(path: str | Path, df: pd.DataFrame, schema: Schema) -> None:
+    """Validate ``df`` against ``schema``, then write it as CSV atomically.
+
+    A ``.csv.gz`` suffix writes gzip-compressed CSV.
+    """
+    validate(df, schema)
+    path = Path(path)
+    text = df.to_csv(index=False, float_format="%.17g")
+    data = text.encode("utf-8")
+    if path.suffix == ".gz":
+        import gzip
+
+        data = gzip.compress(data, mtime=0)
+    atomic_write_bytes(path, data)
+
+
+def read_table(path: str | Path, schema: Schema | None = None) -> pd.DataFrame:
+    """Read a table written by ``write_table`` (validated when ``schema`` is given)."""
+    df = pd.read_csv(path)
+    if schema is not None:
+        validate(df, schema)
+    return df
+
+
+# ------------------------------------------------------------------ cell files
+
+_MAGIC = b"VARTOOLS-CELL-1\n"
+
+#: Cells that took at least this long to compute are fsync'ed before their rename.
+FSYNC_MIN_SECONDS = 0.05
+
+
+def write_cell(
+    path: str | Path,
+    arrays: Mapping[str, np.ndarray],
+    meta: Mapping[str, Any],
+    *,
+    fsync: bool = True,
+) -> None:
+    """Write a cell atomically: a magic line, the sha256 of the payload, an .npz payload.
+
+    ``meta`` (JSON-able: key, fingerprint, timings) is stored inside the payload, so
+    the checksum covers it too. The runner passes ``fsync=False`` for cells that took
+    less than ``FSYNC_MIN_SECONDS`` to compute: after a power cut such a cell may be
+    truncated on disk, which its checksum detects, and recomputing it costs less than
+    an fsync per cell would (an fsync costs 0.3-4 ms on a busy disk).
+    """
+    buf = io.BytesIO()
+    payload = {f"a_{k}": np.asarray(v) for k, v in arrays.items()}
+    payload["__meta__"] = np.array(json.dumps(dict(meta), sort_keys=True))
+    np.savez(buf, allow_pickle=False, **payload)
+    body = buf.getvalue()
+    digest = hashlib.sha256(body).hexdigest().encode()
+    atomic_write_bytes(path, _MAGIC + digest + b"\n" + body, fsync=fsync)
+
+
+_HEX = re.compile(rb"^[0-9a-f]{64}$")
+
+
+def read_cell(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read and verify a cell file: ``(arrays, meta)``.
+
+    Raises:
+        CorruptFileError: wrong magic, a checksum mismatch (truncated or altered), or
+            an unreadable payload.
+    """
+    raw = Path(path).read_bytes()
+    if not raw.startswith(_MAGIC):
+        raise CorruptFileError(f"cell file {path} does not start with the cell header")
+    rest = raw[len(_MAGIC) :]
+    digest, sep, body = rest.partition(b"\n")
+    if not sep or not _HEX.match(digest):
+        raise CorruptFileError(f"cell file {path} has no valid checksum line")
+    if hashlib.sha256(body).hexdigest().encode() != digest:
+        raise CorruptFileError(
+            f"cell file {path} fails its checksum (truncated or altered); it will be recomputed"
+        )
+    try:
+        with np.load(io.BytesIO(body), allow_pickle=False) as z:
+            meta = json.loads(str(z["__meta__"]))
+            arrays = {k[2:]: z[k] for k in z.files if k.startswith("a_")}
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means corrupt
+        raise CorruptFileError(f"cell file {path} has an unreadable payload: {exc}") from exc
+    return arrays, meta

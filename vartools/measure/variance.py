@@ -1,0 +1,379 @@
+"""Replicated variance measurement: ``measure_variance`` and its building blocks.
+
+The variance of an estimator is measured across R independent replicates of the
+whole estimator (never per-sample variance / n, which leave-one-out baselines
+make wrong). Replicates are drawn in blocks of ``block_size``: one vectorised
+call per (estimator, block) draws (block_size, n, *event) at once, so memory is
+bounded by the block and there is no Python loop per replicate. Block b of
+(problem, n) is seeded by the seed-tree node (seed, problem name, n, b) and every
+compared estimator uses that same node (common random numbers), so the results
+depend on the seed and the block size only: not on the order of the blocks, the
+executor or the worker count, and growing ``n_reps`` keeps the earlier replicates.
+
+Stateful reducers (moving-average baselines) are measured at a given state: the
+state is warmed up for ``warmup`` batches at the frozen parameters, then every
+replicate is drawn from that same state.
+
+Example:
+    >>> import vartools as vt
+    >>> prob = vt.make_problem("liu_toy", eta=0.0)
+    >>> sf = vt.make_estimator(vt.score_function)
+    >>> loo = vt.make_estimator(vt.score_function, vt.loo_baseline())
+    >>> t = vt.measure_variance(prob, [sf, loo], n_samples=[4], n_reps=2000, seed=0)
+    >>> sorted(set(t["estimator"]))
+    ['sf', 'sf+loo']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vartools.core.problem import Problem
+from vartools.core.rng import generator, resolve_seed
+from vartools.core.validation import as_finite_array, check_positive_int, short_repr
+from vartools.estimators.composed import Estimator
+from vartools.measure.statistics import aggregate_stats, paired_ratio, replicate_stats
+from vartools.oracles import exact as exact_mod
+
+__all__ = [
+    "DEFAULT_BLOCK_SIZE",
+    "BlockResult",
+    "measure_variance",
+    "run_block",
+    "summarize",
+    "warm_state",
+]
+
+#: Replicates per seed block (the unit of seeding and of vectorised work).
+DEFAULT_BLOCK_SIZE = 256
+
+COLUMNS = [
+    "problem",
+    "estimator",
+    "n",
+    "coordinate",
+    "kind",
+    "mean",
+    "truth",
+    "bias",
+    "bias_se",
+    "variance",
+    "variance_se",
+    "variance_lo",
+    "variance_hi",
+    "exact_variance",
+    "mse",
+    "snr",
+    "ratio",
+    "ratio_lo",
+    "ratio_hi",
+    "n_evals",
+    "time_per_estimate",
+    "efficiency",
+    "n_reps",
+    "biased",
+]
+
+
+@dataclass
+class BlockResult:
+    """Estimates of one seed block for several estimators.
+
+    Attributes:
+        estimates: estimator name -> (block_size, p) estimates.
+        seconds: estimator name -> wall time of the block.
+        n_evals: estimator name -> f evaluations per estimate.
+    """
+
+    estimates: dict[str, np.ndarray]
+    seconds: dict[str, float]
+    n_evals: dict[str, int]
+
+
+def warm_state(problem: Problem, estimator: Estimator, n: int, *, seed: int, warmup: int) -> Any:
+    """The control-variate state after ``warmup`` single batches at the frozen parameters."""
+    state = estimator.init(problem)
+    if estimator.stateful and warmup > 0:
+        rng = generator(seed, problem.name, n, "warmup")
+        for _ in range(warmup):
+            _, state = estimator(problem, n, rng=rng, state=state)
+    return state
+
+
+def run_block(
+    problem: Problem,
+    estimators: Sequence[Estimator],
+    n: int,
+    block: int,
+    size: int,
+    *,
+    seed: int,
+    states: Sequence[Any] | None = None,
+) -> BlockResult:
+    """Draw ``size`` replicate estimates of every estimator from seed block ``block``.
+
+    Every estimator gets a generator for the same seed-tree node (common random
+    numbers). ``states`` are the frozen control-variate states (default: initial).
+    """
+    out = BlockResult({}, {}, {})
+    for i, est in enumerate(estimators):
+        state = states[i] if states is not None else None
+        rng = generator(seed, problem.name, n, block)
+        t0 = time.perf_counter()
+        batch, _ = est.batch(problem, n, rng=rng, reps=(size,), state=state)
+        e = batch.estimate
+        out.seconds[est.name] = time.perf_counter() - t0
+        out.estimates[est.name] = e
+        out.n_evals[est.name] = batch.n_evals
+    return out
+
+
+def _exact_or_nan(problem: Problem, est: Estimator, n: int, state: Any, p: int) -> np.ndarray:
+    try:
+        return exact_mod.exact_moments(problem, est, n, state=state)[1]
+    except (ValueError, TypeError):
+        return np.full(p, np.nan)
+
+
+def summarize(
+    problem: Problem,
+    estimators: Sequence[Estimator],
+    n: int,
+    estimates: dict[str, np.ndarray],
+    *,
+    seconds: dict[str, float],
+    n_evals: dict[str, int],
+    truth: np.ndarray | None = None,
+    exact_variances: dict[str, np.ndarray] | None = None,
+    reference: str | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """The tidy table for one (problem, n) from the replicate estimates (R, p) of each estimator."""
+    names = list(problem.dist.param_names)
+    p = len(names)
+    ref = reference if reference is not None else estimators[0].name
+    rows: list[dict[str, Any]] = []
+    for est in estimators:
+        e = estimates[est.name]
+        r = e.shape[0]
+        st = replicate_stats(e, truth, confidence=confidence)
+        ratio, rlo, rhi = paired_ratio(e, estimates[ref], confidence=confidence)
+        exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
+        t_per = seconds[est.name] / r
+        common = {
+            "problem": problem.name,
+            "estimator": est.name,
+            "n": n,
+            "n_evals": n_evals[est.name],
+            "time_per_estimate": t_per,
+            "n_reps": r,
+            "biased": est.biased,
+        }
+        for j, name in enumerate(names):
+            rows.append(
+                {
+                    **common,
+                    "coordinate": name,
+                    "kind": "coordinate",
+                    **{k: float(v[j]) for k, v in st.items() if k != "mean_se"},
+                    "truth": float(truth[j]) if truth is not None else np.nan,
+                    "exact_variance": float(exact_v[j]),
+                    "ratio": float(ratio[j]),
+                    "ratio_lo": float(rlo[j]),
+                    "ratio_hi": float(rhi[j]),
+                }
+            )
+        agg = aggregate_stats(e, confidence=confidence)
+        mratio = paired_ratio(e, estimates[ref], confidence=confidence, reduce="mean")
+        exact_agg = {k: _reduce(k, exact_v) for k in ("mean", "trace", "max")}
+        for kind, a in agg.items():
+            ratio_cols = (
+                {
+                    "ratio": float(mratio[0]),
+                    "ratio_lo": float(mratio[1]),
+                    "ratio_hi": float(mratio[2]),
+                }
+                if kind == "mean"
+                else {"ratio": np.nan, "ratio_lo": np.nan, "ratio_hi": np.nan}
+            )
+            mse = st["mse"]
+            rows.append(
+                {
+                    **common,
+                    "coordinate": f"({kind})",
+                    "kind": kind,
+                    **a,
+                    "mean": np.nan,
+                    "truth": np.nan,
+                    "bias": np.nan,
+                    "bias_se": np.nan,
+                    "mse": _reduce(kind, mse),
+                    "snr": np.nan,
+                    "exact_variance": float(exact_agg[kind]),
+                    **ratio_cols,
+                }
+            )
+    df = pd.DataFrame(rows)
+    df["efficiency"] = 1.0 / (df["variance"] * df["n_evals"])
+    return df[COLUMNS]
+
+
+def _reduce(kind: str, v: np.ndarray) -> float:
+    return float(v.mean() if kind == "mean" else v.sum() if kind == "trace" else v.max())
+
+
+def _as_list(value: Any, name: str, kind: type | tuple[type, ...]) -> list[Any]:
+    if isinstance(value, kind):
+        items = [value]
+    else:
+        try:
+            items = list(value)
+        except TypeError as exc:
+            raise TypeError(
+                f"{name} must be one of {kind} or a list of them, got {short_repr(value)}"
+            ) from exc
+    for item in items:
+        if not isinstance(item, kind):
+            raise TypeError(f"{name} must hold {kind} objects, got {short_repr(item)}")
+    if not items:
+        raise ValueError(f"{name} must not be empty")
+    return items
+
+
+def measure_variance(
+    problems: Problem | Sequence[Problem],
+    estimators: Estimator | Sequence[Estimator],
+    *,
+    n_samples: int | Sequence[int],
+    n_reps: int = 2000,
+    seed: int | None,
+    reference: str | None = None,
+    truth: Any = "auto",
+    exact: bool = True,
+    warmup: int = 50,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+    confidence: float = 0.95,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Measure every estimator's variance on every problem and sample size.
+
+    Args:
+        problems: a Problem or a list of them.
+        estimators: an Estimator or a list; all share the replicate seeds.
+        n_samples: samples per estimate, an int or a list.
+        n_reps: independent replicate estimates per (problem, estimator, n).
+        seed: root of the seed tree (None draws fresh entropy; store it for reuse).
+        reference: name of the estimator ratios are taken against (default: the first).
+        truth: the true gradient (p,), "auto" for the exact oracle where one applies,
+            or None.
+        exact: also compute each estimator's exact variance where an oracle applies.
+        warmup: batches used to warm up stateful control variates before measuring.
+        block_size: replicates per seed block (the unit of seeding and memory).
+        confidence: level of the confidence intervals.
+        progress: show a progress bar (tqdm).
+
+    Returns:
+        A tidy DataFrame: one row per (problem, estimator, n, coordinate), plus
+        aggregate rows with coordinate "(mean)", "(max)" and "(trace)". Columns: see
+        ``vartools.measure.variance.COLUMNS`` and results/README.md.
+    """
+    problems = _as_list(problems, "problems", Problem)
+    estimators = _as_list(estimators, "estimators", Estimator)
+    ns = [
+        check_positive_int(n, "n_samples")
+        for n in _as_list(n_samples, "n_samples", (int, np.integer))
+    ]
+    n_reps = check_positive_int(n_reps, "n_reps", minimum=2)
+    block_size = check_positive_int(block_size, "block_size")
+    warmup = check_positive_int(warmup, "warmup", minimum=0)
+    seed = resolve_seed(seed)
+    names = [e.name for e in estimators]
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"estimator names must be unique, got {names}; pass name=... to make_estimator"
+        )
+    if reference is not None and reference not in names:
+        raise ValueError(f"reference must be one of the estimator names {names}, got {reference!r}")
+    n_blocks = -(-n_reps // block_size)
+    total = len(problems) * len(ns) * n_blocks
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc="measuring", unit="block")
+    tables = []
+    for prob in problems:
+        t_arr = _resolve_truth(prob, truth)
+        for n in ns:
+            for est in estimators:
+                est.check(prob, n)
+            states = [warm_state(prob, est, n, seed=seed, warmup=warmup) for est in estimators]
+            parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+            secs = dict.fromkeys(names, 0.0)
+            evals: dict[str, int] = {}
+            for b in range(n_blocks):
+                size = min(block_size, n_reps - b * block_size)
+                res = run_block(prob, estimators, n, b, size, seed=seed, states=states)
+                for name in names:
+                    parts[name].append(res.estimates[name])
+                    secs[name] += res.seconds[name]
+                evals = res.n_evals
+                if bar is not None:
+                    bar.update()
+            estimates = {name: np.concatenate(parts.pop(name)) for name in names}
+            p = prob.dist.n_params
+            exact_v = (
+                {
+                    e.name: _exact_or_nan(prob, e, n, s, p)
+                    for e, s in zip(estimators, states, strict=True)
+                }
+                if exact
+                else None
+            )
+            tables.append(
+                summarize(
+                    prob,
+                    estimators,
+                    n,
+                    estimates,
+                    seconds=secs,
+                    n_evals=evals,
+                    truth=t_arr,
+                    exact_variances=exact_v,
+                    reference=reference,
+                    confidence=confidence,
+                )
+            )
+    if bar is not None:
+        bar.close()
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["seed"] = seed
+    out.attrs["block_size"] = block_size
+    return out
+
+
+def _resolve_truth(problem: Problem, truth: Any) -> np.ndarray | None:
+    if truth is None:
+        return None
+    if isinstance(truth, str):
+        if truth != "auto":
+            raise ValueError(f"truth must be 'auto', None or an array of length p, got {truth!r}")
+        if not exact_mod.has_oracle(problem):
+            return None
+        try:
+            return exact_mod.exact_gradient(problem)
+        except ValueError:  # support too large to enumerate
+            return None
+    t = as_finite_array(truth, "truth")
+    if t.shape != (problem.dist.n_params,):
+        raise ValueError(
+            f"truth must have shape ({problem.dist.n_params},) for problem {problem.name!r}, "
+            f"got {t.shape}"
+        )
+    return t

@@ -1,0 +1,272 @@
+"""Exact oracles: enumeration for discrete problems, quadrature for one-dimensional Normals.
+
+These are library code used by tests, measurements and experiments alike:
+
+- ``exact_expectation(problem)``: E_p[f(x)], computed without the score (so the
+  finite difference of it checks ``exact_gradient`` independently);
+- ``exact_gradient(problem)``: grad_theta E_p[f], shape (p,);
+- ``exact_moments(problem, estimator, n)``: mean and variance (p,) of the
+  n-sample estimate: by enumerating the n-sample joint support (any stateless or
+  frozen-state estimator whose terms depend on the outcomes only, within a
+  budget), or, for a one-dimensional Normal, by quadrature over the whole real
+  line for per-sample estimators (variance / n) and the RLOO U-statistic formula;
+- ``sf_moments(problem)``: g, M2 = E[f^2 s^2], M1 = E[f s^2], M0 = E[s^2],
+  E[f], E[f^2] (REFERENCES.md), from which the closed forms follow
+  (``baseline_variance``, ``optimal_baseline_variance``, ``rloo_variance``).
+
+Quadrature integrates over the standard-normal noise e on (-inf, inf) with
+``scipy.integrate.cubature`` (vectorised, adaptive, infinite limits), so it stays
+accurate for Gaussians far from the origin, unlike a truncated interval.
+
+Example:
+    >>> from vartools.catalogue.settings import make_problem
+    >>> round(float(exact_gradient(make_problem("liu_toy", eta=0.0)).sum()), 6)
+    -0.045
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import integrate
+
+from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
+from vartools.core.problem import Problem
+from vartools.core.validation import check_positive_int
+from vartools.distributions.normal import Normal
+
+if TYPE_CHECKING:
+    from vartools.estimators.composed import Estimator
+
+__all__ = [
+    "SFMoments",
+    "baseline_variance",
+    "exact_expectation",
+    "exact_gradient",
+    "exact_moments",
+    "has_oracle",
+    "optimal_baseline_variance",
+    "quadrature",
+    "rloo_variance",
+    "sf_moments",
+]
+
+#: Largest number of (joint outcome x sample x parameter) entries held at once.
+ELEMENT_BUDGET = 50_000_000
+
+
+def _is_1d_normal(problem: Problem) -> bool:
+    return isinstance(problem.dist, Normal) and problem.dist.event_shape in ((), (1,))
+
+
+def has_oracle(problem: Problem) -> bool:
+    """Whether ``exact_gradient`` applies: enumerable, or a one-dimensional Normal."""
+    return problem.dist.enumerable or _is_1d_normal(problem)
+
+
+def _no_oracle(problem: Problem) -> ValueError:
+    return ValueError(
+        f"problem {problem.name!r} has no exact oracle: enumeration needs a discrete "
+        "distribution and quadrature a one-dimensional Normal; measure it by Monte Carlo"
+    )
+
+
+def quadrature(problem: Problem, integrand: Any, *, rtol: float = 1e-11, atol: float = 1e-13):
+    """Integrate ``integrand(x, e)`` against N(0, 1) noise e over the whole real line.
+
+    Args:
+        problem: a problem with a one-dimensional Normal.
+        integrand: (x (m, 1, *event), e (m, 1, *event)) -> (m, k) values.
+        rtol: relative tolerance of the adaptive cubature.
+        atol: absolute tolerance.
+
+    Returns:
+        The k integrals, shape (k,).
+    """
+    if not _is_1d_normal(problem):
+        raise _no_oracle(problem)
+    dist = problem.dist
+    ev = dist.event_shape
+
+    def fn(e: np.ndarray) -> np.ndarray:
+        noise = e[:, 0].reshape(-1, 1, *ev)
+        vals = integrand(dist.transform(noise), noise)
+        return vals * (np.exp(-0.5 * e * e) / math.sqrt(2 * math.pi))
+
+    res = integrate.cubature(
+        fn, [-np.inf], [np.inf], rtol=rtol, atol=atol, max_subdivisions=100_000
+    )
+    if res.status != "converged":
+        raise RuntimeError(
+            f"quadrature did not converge for problem {problem.name!r} (error {res.error}); "
+            "the integrand may be too oscillatory or heavy-tailed"
+        )
+    return np.asarray(res.estimate, dtype=np.float64)
+
+
+def _joint(problem: Problem, n: int, budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """The n-sample joint support: x (M^n, n, *event) and probabilities (M^n,)."""
+    outcomes, probs = problem.dist.support(budget)
+    m = len(outcomes)
+    count = float(m) ** n
+    if count > budget:
+        raise ValueError(
+            f"enumerating {n} samples of problem {problem.name!r} needs {m}^{n} = {count:.3g} "
+            f"joint outcomes, more than budget={budget}; use a smaller n or a larger budget"
+        )
+    idx = np.indices((m,) * n).reshape(n, -1).T  # (M^n, n), first sample varies slowest
+    return outcomes[idx], probs[idx].prod(-1)
+
+
+def exact_expectation(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> float:
+    """E_p[f(x)] by enumeration or quadrature (never uses the score)."""
+    if problem.dist.enumerable:
+        x, w = problem.dist.support(budget)
+        return float(w @ problem.evaluate(x[:, None])[:, 0])
+    if _is_1d_normal(problem):
+        return float(quadrature(problem, lambda x, e: problem.evaluate(x))[0])
+    raise _no_oracle(problem)
+
+
+def exact_gradient(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> np.ndarray:
+    """grad_theta E_p[f(x)] = E_p[f(x) score(x)], shape (p,)."""
+    return sf_moments(problem, budget).g
+
+
+@dataclass(frozen=True)
+class SFMoments:
+    """Moments of the score-function estimator (per coordinate, shape (p,) unless scalar).
+
+    g = E[f s], M2 = E[f^2 s^2], M1 = E[f s^2], M0 = E[s^2], ef = E[f], ef2 = E[f^2].
+    """
+
+    g: np.ndarray
+    m2: np.ndarray
+    m1: np.ndarray
+    m0: np.ndarray
+    ef: float
+    ef2: float
+
+
+def sf_moments(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> SFMoments:
+    """Exact ``SFMoments`` by enumeration or quadrature."""
+    p = problem.dist.n_params
+
+    def integrand(x: np.ndarray) -> np.ndarray:
+        f = problem.evaluate(x)[:, 0]
+        s = problem.dist.score(x)[:, 0, :]
+        f_ = f[:, None]
+        return np.concatenate([f_ * s, f_ * f_ * s * s, f_ * s * s, s * s, f_, f_ * f_], axis=-1)
+
+    if problem.dist.enumerable:
+        x, w = problem.dist.support(budget)
+        v = w @ integrand(x[:, None])
+    elif _is_1d_normal(problem):
+        v = quadrature(problem, lambda x, e: integrand(x))
+    else:
+        raise _no_oracle(problem)
+    return SFMoments(
+        g=v[:p],
+        m2=v[p : 2 * p],
+        m1=v[2 * p : 3 * p],
+        m0=v[3 * p : 4 * p],
+        ef=float(v[4 * p]),
+        ef2=float(v[4 * p + 1]),
+    )
+
+
+def baseline_variance(m: SFMoments, b: Any) -> np.ndarray:
+    """Single-sample variance of SF with a constant baseline b: M2 - 2 b M1 + b^2 M0 - g^2."""
+    b = np.asarray(b, dtype=np.float64)
+    return m.m2 - 2 * b * m.m1 + b * b * m.m0 - m.g**2
+
+
+def optimal_baseline_variance(m: SFMoments) -> np.ndarray:
+    """Single-sample variance at the optimal baseline b* = M1 / M0: M2 - M1^2 / M0 - g^2."""
+    return m.m2 - m.m1**2 / m.m0 - m.g**2
+
+
+def rloo_variance(m: SFMoments, k: int) -> np.ndarray:
+    """Variance of the K-sample RLOO estimate: [(K-2) V_mean + 2 zeta2] / (K (K-1)).
+
+    V_mean is the single-sample variance with b = E[f] and
+    zeta2 = (M2 + E[f^2] M0) / 2 - E[f] M1 (Kool et al. 2019; REFERENCES.md).
+    """
+    if k < 2:
+        raise ValueError(f"RLOO needs K >= 2 samples, got K={k}")
+    v_mean = baseline_variance(m, m.ef)
+    zeta2 = (m.m2 + m.ef2 * m.m0) / 2 - m.ef * m.m1
+    return ((k - 2) * v_mean + 2 * zeta2) / (k * (k - 1))
+
+
+def exact_moments(
+    problem: Problem,
+    estimator: Estimator,
+    n: int,
+    *,
+    state: Any = None,
+    budget: int = DEFAULT_SUPPORT_BUDGET,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact mean and variance (each (p,)) of the n-sample estimate of ``estimator``.
+
+    Args:
+        problem: the problem.
+        estimator: an Estimator; stateful ones are evaluated at ``state``.
+        n: samples per estimate.
+        state: the control-variate state (default: the initial state).
+        budget: largest number of joint outcomes to enumerate.
+
+    Raises:
+        ValueError: when no oracle applies (continuous problem of dimension > 1, an
+            estimator with its own randomness, a non-per-sample chain on a Normal other
+            than plain RLOO) or the enumeration exceeds the budget.
+        TypeError: if n is not an integer.
+    """
+    n = check_positive_int(n, "n")
+    if estimator.base.oracle is not None:  # the catalogue's own exact oracles
+        return estimator.base.oracle(problem, estimator, n, state)
+    if problem.dist.enumerable:
+        if estimator.sampler.name != "iid":  # the joint enumeration assumes iid samples
+            raise ValueError(
+                f"estimator {estimator.name!r} draws dependent samples (sampler "
+                f"{estimator.sampler.name!r}); enumeration of iid samples does not give its "
+                "variance; measure it by Monte Carlo"
+            )
+        p = problem.dist.n_params
+        outcomes, _ = problem.dist.support(budget)
+        if float(len(outcomes)) ** n * n * p > ELEMENT_BUDGET:
+            raise ValueError(
+                f"enumerating {n} samples of problem {problem.name!r} would hold more than "
+                f"{ELEMENT_BUDGET:.0e} numbers; use a smaller n"
+            )
+        x, w = _joint(problem, n, budget)
+        est = estimator.from_samples(problem, x, state).estimate
+        mean = w @ est
+        return mean, w @ (est - mean) ** 2
+    if not _is_1d_normal(problem):
+        raise _no_oracle(problem)
+    if estimator.base.draw is not None or estimator.sampler.name != "iid":
+        raise ValueError(
+            f"estimator {estimator.name!r} has no quadrature oracle (it draws its own or "
+            "dependent randomness)"
+        )
+    if estimator.cv.per_sample:
+
+        def integrand(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+            t = estimator.from_noise(problem, e, state).terms[:, 0, :]
+            return np.concatenate([t, t * t], axis=-1)
+
+        v = quadrature(problem, integrand)
+        p = problem.dist.n_params
+        mean = v[:p]
+        return mean, (v[p:] - mean**2) / n
+    if estimator.base.name == "sf" and estimator.cv.name == "loo":
+        m = sf_moments(problem)
+        return m.g, rloo_variance(m, n)
+    raise ValueError(
+        f"estimator {estimator.name!r} couples its samples; its exact variance on a Normal is "
+        "known only for plain RLOO (sf+loo)"
+    )
