@@ -14,7 +14,7 @@ import vartools as vt
 from vartools.catalogue.registry import get_estimator
 from vartools.core.optim import sgd
 from vartools.core.rng import generator
-from vartools.harness import runner
+from vartools.harness import compute, runner
 from vartools.harness.experiment import Experiment, Trajectory
 from vartools.harness.loading import load_experiment
 from vartools.harness.storage import CorruptFileError, read_cell
@@ -151,7 +151,7 @@ def test_interrupted_run_resumes_to_identical_results(exp_dir, tmp_path):
 def test_a_cell_raising_keeps_finished_cells(exp_dir, tmp_path, monkeypatch):
     full = _run("tiny_sweep", exp_dir, tmp_path / "full")
     out = tmp_path / "crash"
-    real = runner._measure
+    real = compute._measure
     calls = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -160,10 +160,10 @@ def test_a_cell_raising_keeps_finished_cells(exp_dir, tmp_path, monkeypatch):
             raise KeyboardInterrupt  # as Ctrl-C in the middle of the fourth cell
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "_measure", flaky)
+    monkeypatch.setattr(compute, "_measure", flaky)
     with pytest.raises(KeyboardInterrupt):
         _run("tiny_sweep", exp_dir, out)
-    monkeypatch.setattr(runner, "_measure", real)
+    monkeypatch.setattr(compute, "_measure", real)
     cells = list((out / "tiny_sweep" / "cells").rglob("*.cell"))
     assert len(cells) == 3
     assert not list((out / "tiny_sweep" / "cells").rglob("*.tmp"))

@@ -1,6 +1,6 @@
 """Worker side of the runner: build an experiment once per process, measure and train cells.
 
-``vartools.harness.runner.compute_cell`` dispatches a cell to these helpers. A worker
+``compute_cell`` dispatches a cell to these helpers; it is the one function a worker runs. A worker
 rebuilds the experiment from the task's plain values (``_built``: loaded from its
 file, or the in-process object registered in ``_INLINE`` by the serial
 executor), caches it per process, and returns arrays: ``_measure`` runs the seed
@@ -21,13 +21,13 @@ import numpy as np
 from vartools.core.problem import Problem
 from vartools.core.rng import generator, seed_node
 from vartools.estimators.composed import Estimator
-from vartools.harness.cells import CellTask
-from vartools.harness.experiment import Experiment
+from vartools.harness.cells import CellTask, _applicable
+from vartools.harness.experiment import Experiment, n_blocks
 from vartools.harness.loading import load_experiment
 from vartools.measure.variance import run_block, warm_state
 from vartools.oracles import exact as exact_mod
 
-__all__: list[str] = []
+__all__ = ["compute_cell"]
 
 
 @dataclass
@@ -177,3 +177,38 @@ def _train(task: CellTask, b: _Built) -> tuple[dict[str, np.ndarray], dict[str, 
         "estimator": est.name,
         "optimizer": opt.name,
     }
+
+
+def compute_cell(task: CellTask) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Compute one cell from its task: ``(arrays, meta)``. Runs in any worker."""
+    b = _built(task)
+    exp, key = b.exp, task.key
+    if key.kind == "train":
+        return _train(task, b)
+    problem = b.problem(key.point)
+    ests = _applicable(b.estimators, key.n)
+    names = [e.name for e in ests]
+    if key.kind == "block":
+        arrays, meta = _measure(
+            exp,
+            problem,
+            ests,
+            key.n,
+            range(key.lo, key.hi),
+            task.seed,
+            exp.exact and key.lo == 0,
+            "",
+        )
+        return arrays, {**meta, "estimators": names}
+    if key.kind == "measure":
+        assert task.thetas is not None and task.steps is not None
+        arrays, meta = {}, {"seconds": [], "n_evals": [], "estimators": names}
+        for i, (theta, step) in enumerate(zip(task.thetas, task.steps, strict=True)):
+            prob = problem.with_params(np.array(theta))
+            seed = _checkpoint_seed(task.seed, problem, step)
+            a, m = _measure(exp, prob, ests, key.n, range(n_blocks(exp)), seed, exp.exact, f"c{i}_")
+            arrays.update(a)
+            meta["seconds"].append(m["seconds"])
+            meta["n_evals"].append(m["n_evals"])
+        return arrays, meta
+    raise ValueError(f"unknown cell kind {key.kind!r}")

@@ -2,10 +2,8 @@
 
 Each executor takes the cell tasks, the worker count and the Dask scheduler address
 and yields ``(task, (arrays, meta))`` pairs as cells finish, in any order; each cell is
-computed by ``vartools.harness.runner.compute_cell``, which workers import by that module path
-(so it stays there). ``_EXECUTE`` maps the executor names of
-``vartools.harness.runner.run_experiment`` to them. The executors import ``compute_cell`` when
-they run, not at import time, because ``vartools.harness.runner`` imports this module.
+computed by ``vartools.harness.compute.compute_cell``, which workers import by that module
+path. ``_EXECUTE`` maps the executor names of ``vartools.harness.runner.run_experiment`` to them.
 """
 
 from __future__ import annotations
@@ -18,23 +16,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any
 
 from vartools.harness.cells import CellTask
+from vartools.harness.compute import compute_cell
 
 __all__ = ["DASK_MISSING"]
 
 
 def _serial(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
-    from vartools.harness.runner import (
-        compute_cell,  # late: vartools.harness.runner imports this module
-    )
 
     for t in tasks:
         yield t, compute_cell(t)
 
 
 def _processes(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
-    from vartools.harness.runner import (
-        compute_cell,  # late: vartools.harness.runner imports this module
-    )
 
     ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     if ctx.get_start_method() == "forkserver":
@@ -57,9 +50,6 @@ DASK_MISSING = (
 
 
 def _dask(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
-    from vartools.harness.runner import (
-        compute_cell,  # late: vartools.harness.runner imports this module
-    )
 
     try:
         from dask.distributed import Client, LocalCluster, as_completed

@@ -76,26 +76,12 @@ from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, nearest_name, short_repr
 from vartools.estimators.composed import Estimator
 from vartools.harness.fingerprint import fingerprint, source_digest, stable_description
-from vartools.harness.loading import (
-    Hooks,
-    default_experiments_dir,
-    discover,
-    experiment_hooks,
-    experiment_names,
-    load_experiment,
-)
 
 __all__ = [
     "Experiment",
     "Scale",
     "Trajectory",
-    "default_experiments_dir",
-    "discover",
-    "Hooks",
-    "experiment_hooks",
-    "experiment_names",
     "fingerprint",
-    "load_experiment",
     "n_blocks",
     "source_digest",
     "stable_description",

@@ -12,16 +12,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from vartools.core.optim import Optimizer
 from vartools.core.problem import Problem
 from vartools.estimators.composed import Estimator
-
-if TYPE_CHECKING:
-    from vartools.harness.experiment import Experiment
 
 __all__ = ["fingerprint", "source_digest", "stable_description"]
 
@@ -75,7 +72,7 @@ def source_digest(paths: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def fingerprint(exp: Experiment, directory: Path | None) -> str:
+def fingerprint(exp: Any, directory: Path | None) -> str:
     """A digest of the resolved definition, the experiment's source file and vartools' sources."""
     pkg = Path(__file__).resolve().parent
     files = sorted(pkg.rglob("*.py"))  # every module, sub-packages (vartools/settings/) too

@@ -16,12 +16,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from vartools.core.validation import nearest_name, short_repr
-
-if TYPE_CHECKING:
-    from vartools.harness.experiment import Experiment
+from vartools.harness.experiment import Experiment
 
 __all__ = [
     "EXPERIMENTS_ENV",
@@ -101,10 +99,6 @@ def load_experiment(name: str, directory: str | Path | None = None) -> Experimen
     Raises:
         ValueError: unknown name (with the nearest valid one) or a malformed file.
     """
-    from vartools.harness.experiment import (
-        Experiment,  # here: vartools.harness.experiment imports this module
-    )
-
     d = (Path(directory) if directory is not None else default_experiments_dir()).resolve()
     names = experiment_names(d)
     if name not in names:

@@ -1,8 +1,7 @@
 """Run experiments: split them into seeded cells, execute them anywhere, cache and assemble.
 
-This module holds the driver (``run_experiment``, and ``compute_cell``, the one
-function a worker runs). The rest lives in sibling modules, whose names are
-re-exported here: ``vartools.harness.executors`` (the serial, processes and Dask
+This module holds the driver, ``run_experiment``. The rest lives in sibling modules:
+``vartools.harness.executors`` (the serial, processes and Dask
 executors), ``vartools.harness.cells`` (cell keys and tasks, the plan, seeding,
 caching and resuming), ``vartools.harness.compute`` (the worker side: measuring seed
 blocks, training trajectories) and ``vartools.harness.output`` (the summary and
@@ -44,16 +43,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vartools.harness.cells import CellKey, CellTask, _applicable, _load_cached, plan_cells
+from vartools.harness.cells import CellKey, CellTask, _load_cached, plan_cells
 from vartools.harness.compute import (
     _INLINE,
-    _built,
-    _checkpoint_seed,
-    _measure,
-    _train,
 )
 from vartools.harness.executors import _EXECUTE
-from vartools.harness.experiment import Experiment, n_blocks
+from vartools.harness.experiment import Experiment
 from vartools.harness.fingerprint import fingerprint
 from vartools.harness.loading import default_experiments_dir, experiment_hooks, load_experiment
 from vartools.harness.output import (
@@ -78,48 +73,12 @@ __all__ = [
     "CellKey",
     "CellTask",
     "RunReport",
-    "compute_cell",
     "plan_cells",
     "run_experiment",
 ]
 
 #: The executors ``run_experiment`` accepts.
 EXECUTORS = ("serial", "processes", "dask")
-
-
-def compute_cell(task: CellTask) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Compute one cell from its task: ``(arrays, meta)``. Runs in any worker."""
-    b = _built(task)
-    exp, key = b.exp, task.key
-    if key.kind == "train":
-        return _train(task, b)
-    problem = b.problem(key.point)
-    ests = _applicable(b.estimators, key.n)
-    names = [e.name for e in ests]
-    if key.kind == "block":
-        arrays, meta = _measure(
-            exp,
-            problem,
-            ests,
-            key.n,
-            range(key.lo, key.hi),
-            task.seed,
-            exp.exact and key.lo == 0,
-            "",
-        )
-        return arrays, {**meta, "estimators": names}
-    if key.kind == "measure":
-        assert task.thetas is not None and task.steps is not None
-        arrays, meta = {}, {"seconds": [], "n_evals": [], "estimators": names}
-        for i, (theta, step) in enumerate(zip(task.thetas, task.steps, strict=True)):
-            prob = problem.with_params(np.array(theta))
-            seed = _checkpoint_seed(task.seed, problem, step)
-            a, m = _measure(exp, prob, ests, key.n, range(n_blocks(exp)), seed, exp.exact, f"c{i}_")
-            arrays.update(a)
-            meta["seconds"].append(m["seconds"])
-            meta["n_evals"].append(m["n_evals"])
-        return arrays, meta
-    raise ValueError(f"unknown cell kind {key.kind!r}")
 
 
 # -------------------------------------------------------------------- driver
