@@ -205,7 +205,7 @@ def _pathwise_from_noise(problem: Problem, noise: np.ndarray, independent: bool 
     x = dist.transform(noise)
     grad = problem.evaluate_grad(x)
     fx = problem.evaluate(x)
-    terms = dist.transform_vjp(noise, grad)  # type: ignore[attr-defined]
+    terms = dist.transform_vjp(noise, grad)
     return Batch(
         x=x,
         fx=fx,
