@@ -304,6 +304,7 @@ def optimal_cv(
         stateful=source == "running",
         requires_independent=source in ("crossfit", "loo"),
         per_sample=per_sample,
+        factory=optimal_cv,
     )
 
 
