@@ -25,7 +25,9 @@ from vartools.core.distribution import Distribution
 from vartools.core.errors import BudgetExceededError, NoOracleError, NotSupportedError
 from vartools.estimators.arm import antithetic_moments, arm
 from vartools.estimators.base import BaseEstimator
+from vartools.estimators.measure_valued import measure_valued
 from vartools.estimators.rao_blackwell import local_expectation
+from vartools.estimators.sum_and_sample import sum_and_sample, sum_and_sample_moments
 from vartools.oracles import exact
 from vartools.oracles.registry import cv_oracle, register_cv_oracle
 from vartools.samplers.sampling import Sampler, antithetic, iid, sobol, stratified
@@ -137,6 +139,13 @@ def test_no_oracle_paths_raise_no_oracle_error():
         vt.Bernoulli(np.zeros(30)).support()
     with pytest.raises(BudgetExceededError):
         exact.exact_moments(cat_problem(), sf, 9)
+    b12 = vt.Problem("b12", vt.Bernoulli(np.zeros(12)), lambda b: b.sum(-1))
+    with pytest.raises(BudgetExceededError, match="3\\^D cells"):
+        exact.exact_moments(b12, vt.make_estimator(arm), 1)
+    with pytest.raises(BudgetExceededError, match="too large"):
+        sum_and_sample_moments(bern_problem(), vt.make_estimator(sum_and_sample(1)), 9)
+    with pytest.raises(NoOracleError, match="one-dimensional"):
+        exact.exact_moments(two_d, vt.make_estimator(measure_valued), 1)
     assert issubclass(BudgetExceededError, NoOracleError)
     assert issubclass(NoOracleError, LookupError) and issubclass(NoOracleError, ValueError)
 

@@ -9,7 +9,9 @@ These are library code used by tests, measurements and experiments alike:
   n-sample estimate: by enumerating the n-sample joint support (any stateless or
   frozen-state estimator whose terms depend on the outcomes only, within a
   budget), or, for a one-dimensional Normal, by quadrature over the whole real
-  line for per-sample estimators (variance / n) and the RLOO U-statistic formula;
+  line for per-sample estimators (variance / n), or by the oracle attached to the
+  base estimator or registered for the control variate (``vartools.oracles.registry``:
+  the RLOO U-statistic formula for ``loo_baseline``);
 - ``sf_moments(problem)``: g, M2 = E[f^2 s^2], M1 = E[f s^2], M0 = E[s^2],
   E[f], E[f^2] (REFERENCES.md), from which the closed forms follow
   (``baseline_variance``, ``optimal_baseline_variance``, ``rloo_variance``).
@@ -17,6 +19,11 @@ These are library code used by tests, measurements and experiments alike:
 Quadrature integrates over the standard-normal noise e on (-inf, inf) with
 ``scipy.integrate.cubature`` (vectorised, adaptive, infinite limits), so it stays
 accurate for Gaussians far from the origin, unlike a truncated interval.
+
+Where no oracle applies (or an enumeration would exceed its budget) these functions
+raise ``vartools.core.errors.NoOracleError`` (``BudgetExceededError``), and only then;
+dispatch reads capabilities (``dist.supports``), flags (``Sampler.iid``,
+``ControlVariate.per_sample``) and attached oracles, never names.
 
 Example:
     >>> from vartools.catalogue.settings import make_problem
@@ -66,7 +73,7 @@ def _quadrature_ok(problem: Problem) -> bool:
 
 
 def has_oracle(problem: Problem) -> bool:
-    """Whether ``exact_gradient`` applies: enumerable, or a one-dimensional Normal."""
+    """Whether ``exact_gradient`` applies: enumerable, or quadrature-capable (1-d Normal)."""
     return problem.dist.enumerable or _quadrature_ok(problem)
 
 
