@@ -19,6 +19,8 @@ from conftest import bern_f, bern_problem, cat_problem, normal_problem
 
 import vartools as vt
 from vartools.control_variates.baselines import EmaState, ema_baseline, loo_baseline
+from vartools.control_variates.coefficients import optimal_baseline
+from vartools.control_variates.fitting import Moments
 from vartools.core.capabilities import CAPABILITIES
 from vartools.core.control_variate import ControlVariate, chain
 from vartools.core.distribution import Distribution
@@ -309,6 +311,13 @@ def test_cv_oracle_registry_is_keyed_by_the_factory_object():
     assert cv_oracle(chain(loo_baseline(), loo_baseline())) is None
     with pytest.raises(TypeError, match="callables"):
         register_cv_oracle("loo", lambda *a: None)
+
+
+def test_running_coefficient_state_is_a_named_record():
+    est = vt.make_estimator(vt.score_function, optimal_baseline("running"))
+    _, state = est.batch(bern_problem(), 4, rng=np.random.default_rng(0), reps=(3,))
+    assert isinstance(state, Moments) and state._fields == ("m", "sh", "sg", "shh", "shg")
+    assert state.m == 12.0  # 3 replicates x 4 samples
 
 
 def test_ema_state_is_a_named_record():
