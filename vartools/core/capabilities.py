@@ -115,10 +115,19 @@ class Capabilities:
     relaxation_in_outcome_space: bool = False
 
     def not_supported(self, capability: str, who: str, hint: str = "") -> NoReturn:
-        """Raise ``NotSupportedError``: "<capability> is not supported by <class> for <who>"."""
+        """Raise ``NotSupportedError``: "<capability> is not supported by <class> for <who>".
+
+        Args:
+            capability: a key of ``CAPABILITIES``.
+            who: the estimator, sampler or method that needed it.
+            hint: how to fix it (default: ask ``supports`` and pick a family that has it).
+        """
+        hint = hint or (
+            f"check dist.supports({capability!r}) first and use a distribution that "
+            "implements it (see vartools.core.capabilities)"
+        )
         raise NotSupportedError(
-            f"{capability} is not supported by {type(self).__name__} for {who}"
-            + (f"; {hint}" if hint else "")
+            f"{capability} is not supported by {type(self).__name__} for {who}; {hint}"
         )
 
     def param_coordinates(self) -> np.ndarray:
