@@ -12,8 +12,9 @@ from matplotlib.figure import Figure
 
 from vartools.catalogue.bandit import make_bandit
 from vartools.catalogue.sbn import EncoderBernoulli
-from vartools.distributions.discrete import Bernoulli, Categorical, UniformNoise
+from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.distributions.normal import Normal
+from vartools.distributions.uniform_noise import UniformNoise
 from vartools.estimators.base import chain_rule_estimator, score_function
 from vartools.estimators.composed import make_estimator
 from vartools.harness.loading import load_experiment

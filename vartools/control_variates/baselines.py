@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -26,7 +26,20 @@ from vartools.core.control_variate import ControlVariate, subtract_baseline
 from vartools.core.problem import Problem
 from vartools.core.validation import as_finite_array, short_repr
 
-__all__ = ["constant_baseline", "ema_baseline", "loo_baseline"]
+__all__ = ["EmaState", "constant_baseline", "ema_baseline", "loo_baseline"]
+
+
+class EmaState(NamedTuple):
+    """State of ``ema_baseline``: the (not yet debiased) moving average and the batch count.
+
+    Attributes:
+        mean: decay-weighted average of the batch means of f (0 before the first batch).
+        n_batches: number of batches averaged so far (not ``count``, which would shadow
+            ``tuple.count``).
+    """
+
+    mean: float
+    n_batches: int
 
 
 def _no_state(problem: Problem) -> None:
@@ -57,7 +70,7 @@ def constant_baseline(b: Any = 0.0) -> ControlVariate:
     def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
         return subtract_baseline(batch, b_arr, "constant_baseline").with_info(baseline=b_arr), state
 
-    return ControlVariate(init, apply, name=f"const({label})")
+    return ControlVariate(init, apply, name=f"const({label})", factory=constant_baseline)
 
 
 def ema_baseline(decay: float = 0.9) -> ControlVariate:
@@ -76,17 +89,17 @@ def ema_baseline(decay: float = 0.9) -> ControlVariate:
         raise ValueError(f"decay must be a number in [0, 1), got {short_repr(decay)}")
     decay = float(decay)
 
-    def init(problem: Problem) -> tuple[float, int]:
-        return (0.0, 0)
+    def init(problem: Problem) -> EmaState:
+        return EmaState(mean=0.0, n_batches=0)
 
-    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
+    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, EmaState]:
         avg, t = state
         b = avg / (1.0 - decay**t) if t > 0 else 0.0
         out = subtract_baseline(batch, b, "ema_baseline").with_info(baseline=b)
         new_avg = decay * avg + (1.0 - decay) * float(np.mean(batch.fx))
-        return out, (new_avg, t + 1)
+        return out, EmaState(mean=new_avg, n_batches=t + 1)
 
-    return ControlVariate(init, apply, name=f"ema({decay:g})", stateful=True)
+    return ControlVariate(init, apply, name=f"ema({decay:g})", stateful=True, factory=ema_baseline)
 
 
 def loo_baseline() -> ControlVariate:
@@ -107,5 +120,11 @@ def loo_baseline() -> ControlVariate:
         return subtract_baseline(batch, b, "loo_baseline", per_sample=True), state
 
     return ControlVariate(
-        _no_state, apply, name="loo", min_n=2, requires_independent=True, per_sample=False
+        _no_state,
+        apply,
+        name="loo",
+        min_n=2,
+        requires_independent=True,
+        per_sample=False,
+        factory=loo_baseline,
     )

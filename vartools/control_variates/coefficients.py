@@ -93,8 +93,8 @@ from vartools.control_variates.features import (
     score_features,
 )
 from vartools.control_variates.fitting import (
+    Moments,
     _groups,
-    _Moments,
     _per_sample,
     _solve,
     _sums,
@@ -237,7 +237,7 @@ def optimal_cv(
         _groups(problem, pooling)  # validates the problem's parameter blocks
         return None  # running: no moments yet
 
-    def fit(mom: _Moments, gid: np.ndarray | None) -> np.ndarray:
+    def fit(mom: Moments, gid: np.ndarray | None) -> np.ndarray:
         sxx, sxy = mom.cov(center)
         scale = np.trace(mom.shh, axis1=-2, axis2=-1)
         return _solve(sxx, sxy, scale, ridge, gid)
@@ -260,7 +260,7 @@ def optimal_cv(
             corr = np.einsum("...npk,...pk->...np", hc, beta)
         elif source == "loo":
             tot = _sums(hc, g, (ax,))
-            tot = _Moments(tot.m, *(np.expand_dims(t, ax) for t in tot[1:]))
+            tot = Moments(tot.m, *(np.expand_dims(t, ax) for t in tot[1:]))
             beta = fit(tot.combine(_per_sample(hc, g), sign=-1.0), gid)  # (*R, n, p, k)
             corr = np.einsum("...npk,...npk->...np", hc, beta)
         elif source == "crossfit":
@@ -304,6 +304,7 @@ def optimal_cv(
         stateful=source == "running",
         requires_independent=source in ("crossfit", "loo"),
         per_sample=per_sample,
+        factory=optimal_cv,
     )
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vartools.control_variates.fitting import _DEGENERATE, _Moments, _solve
+from vartools.control_variates.fitting import _DEGENERATE, Moments, _solve
 from vartools.core.control_variate import require_score
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ _FAST_SOURCES = ("loo", "crossfit", "running", "batch")
 def _fit1(
     m: float, sh: Any, sg: Any, shh: np.ndarray, shg: np.ndarray, center: bool, ridge: float
 ) -> np.ndarray:
-    """beta (..., p) for one feature per coordinate: ``_Moments.cov`` then ``_solve``, k = 1.
+    """beta (..., p) for one feature per coordinate: ``Moments.cov`` then ``_solve``, k = 1.
 
     The same operations in the same order as the general path, on arrays without the
     trailing k axes (``sh`` and ``sg`` are not used when ``center`` is False).
@@ -129,7 +129,7 @@ def _fast_score_cv(
             sxx, sxy = state.cov(center)
             beta = _solve(sxx, sxy, np.trace(state.shh, axis1=-2, axis2=-1), ridge, None)[:, 0]
         axes = tuple(range(s.ndim - 1))
-        now = _Moments(
+        now = Moments(
             float(np.prod(s.shape[:-1])),
             sa.sum(axes, dtype=np.float64)[:, None],
             g_of(slice(None)).sum(axes, dtype=np.float64),

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from vartools.core.capabilities import GaussianParams
 from vartools.core.control_variate import require_score
 from vartools.core.validation import as_finite_array, short_repr
-from vartools.distributions.normal import Normal
 
 if TYPE_CHECKING:
     from vartools.core.batch import Batch
@@ -137,13 +137,16 @@ def function_features(fn: Callable[[np.ndarray], Any], mean: Any, name: str = "h
 def _taylor(problem: Problem, order: int, hess_diag: Any, fd_step: float):
     """f(mu), grad f(mu), diag Hessian at mu (or zeros) and the extra evaluations used."""
     dist = problem.dist
-    if not isinstance(dist, Normal):
-        raise TypeError(
-            f"the delta-method control variate needs a Normal distribution (its Taylor "
-            f"expansion has a Gaussian closed form); problem {problem.name!r} samples from "
-            f"{type(dist).__name__}; use optimal_baseline or function_features instead"
+    if not dist.supports("gaussian"):
+        dist.not_supported(
+            "gaussian",
+            "the delta-method control variate",
+            f"it needs a Normal distribution (its Taylor expansion has a Gaussian closed "
+            f"form); problem {problem.name!r} samples from {type(dist).__name__}; use "
+            "optimal_baseline or function_features instead",
         )
-    mu = dist.loc[None, None]  # (1, 1, *event)
+    gp = dist.gaussian_params()
+    mu = gp.loc[None, None]  # (1, 1, *event)
     f0 = float(problem.evaluate(mu)[0, 0])
     a = problem.evaluate_grad(mu)[0, 0]
     evals = 1
@@ -159,18 +162,20 @@ def _taylor(problem: Problem, order: int, hess_diag: Any, fd_step: float):
             hdiag = hdiag[0, 0]
         else:  # central differences of grad f, one coordinate at a time, one vectorised call
             d = a.size
-            eps = fd_step * dist.scale.ravel()
+            eps = fd_step * gp.scale.ravel()
             steps = np.zeros((2 * d, d))
             steps[np.arange(d), np.arange(d)] = eps
             steps[d + np.arange(d), np.arange(d)] = -eps
-            pts = (dist.loc.ravel() + steps).reshape(2 * d, 1, *dist.event_shape)
+            pts = (gp.loc.ravel() + steps).reshape(2 * d, 1, *dist.event_shape)
             gr = problem.evaluate_grad(pts).reshape(2 * d, d)
             hdiag = ((gr[:d, :].diagonal() - gr[d:, :].diagonal()) / (2 * eps)).reshape(a.shape)
             evals += 2 * d
     return f0, a, hdiag, evals
 
 
-def _mvd_taylor_terms(batch: Batch, a: np.ndarray, hd: np.ndarray, dist: Normal) -> np.ndarray:
+def _mvd_taylor_terms(
+    batch: Batch, a: np.ndarray, hd: np.ndarray, gp: GaussianParams
+) -> np.ndarray:
     """The coupled measure-valued estimator applied to the Taylor expansion f~, (*R, n, p).
 
     f~ is a sum of per-coordinate terms, so replacing coordinate d changes f~ by the
@@ -180,10 +185,10 @@ def _mvd_taylor_terms(batch: Batch, a: np.ndarray, hd: np.ndarray, dist: Normal)
     (times sigma_d for log_scale). Their means are a_d and H_dd sigma_d: grad E[f~].
     """
     w, m, u = (np.asarray(batch.info[k]) for k in ("weibull", "maxwell", "uniform"))
-    a_, h_, sd = a.ravel(), hd.ravel(), dist.scale.ravel()
+    a_, h_, sd = a.ravel(), hd.ravel(), gp.scale.ravel()
     h_mu = a_ * (2.0 / math.sqrt(2.0 * math.pi)) * w
     h_sd = a_ * m * (1.0 - u) + 0.5 * h_ * sd * m * m * (1.0 - u * u)
-    if dist.parameterization == "log_scale":
+    if gp.log_scale:
         h_sd = h_sd * sd
     return np.concatenate([h_mu, h_sd], axis=-1)
 
@@ -234,12 +239,12 @@ def delta_features(
     def features(batch: Batch, problem: Problem) -> FeatureValues:
         f0, a, hd, evals = _taylor(problem, order, hess_diag, float(fd_step))
         dist = problem.dist
-        assert isinstance(dist, Normal)
+        gp = dist.gaussian_params()
         ev = dist.event_shape
-        scale = dist.scale
-        second = hd * scale if dist.parameterization == "scale" else hd * scale * scale
+        scale = gp.scale
+        second = hd * scale if not gp.log_scale else hd * scale * scale
         mean = np.concatenate([a.ravel(), second.ravel()])[:, None]
-        dx = batch.x - dist.loc
+        dx = batch.x - gp.loc
         if batch.score is not None:
             quad = a * dx + 0.5 * hd * dx * dx
             ftilde = f0 + quad.reshape(*batch.fx.shape, -1).sum(-1) if ev else f0 + quad
@@ -247,7 +252,7 @@ def delta_features(
         elif batch.noise is not None:
             h = dist.transform_vjp(batch.noise, a + hd * dx)[..., None]
         elif {"weibull", "maxwell", "uniform"} <= batch.info.keys():
-            h = _mvd_taylor_terms(batch, a, hd, dist)[..., None]
+            h = _mvd_taylor_terms(batch, a, hd, gp)[..., None]
         else:
             raise TypeError(
                 "the delta-method control variate needs a score-function batch, a pathwise "

@@ -1,6 +1,6 @@
 """Least-squares fitting of control-variate coefficients (for ``coefficients``).
 
-Sums of the moments of h and g over samples (``_Moments``, ``_per_sample``, ``_sums``),
+Sums of the moments of h and g over samples (``Moments``, ``_per_sample``, ``_sums``),
 the pooling groups of the coordinates (``_groups``) and the solve
 beta = (Sxx + ridge tr(Sxx)/k I)^+ Sxy with degenerate directions set to zero
 (``_solve``); the formulas are in the docstring of ``vartools.control_variates.coefficients``.
@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     from vartools.core.problem import Problem
 
-__all__ = ["_DEGENERATE", "_Moments", "_groups", "_per_sample", "_solve", "_sums"]
+__all__ = ["Moments", "_DEGENERATE", "_groups", "_per_sample", "_solve", "_sums"]
 
 
 def _groups(problem: Problem, pooling: str) -> np.ndarray | None:
@@ -68,8 +68,12 @@ def _solve(
     return beta if gid is None else beta[..., gid, :]
 
 
-class _Moments(NamedTuple):
-    """Sums over samples: count m, sum h (.., p, k), sum g (.., p), sum h h^T, sum h g."""
+class Moments(NamedTuple):
+    """Sums over samples: count m, sum h (.., p, k), sum g (.., p), sum h h^T, sum h g.
+
+    Also the state of ``optimal_cv(..., source="running")`` (None before the first
+    batch): the decayed sums of earlier batches.
+    """
 
     m: Any
     sh: np.ndarray
@@ -77,9 +81,9 @@ class _Moments(NamedTuple):
     shh: np.ndarray
     shg: np.ndarray
 
-    def combine(self, other: _Moments, w_self: float = 1.0, sign: float = 1.0) -> _Moments:
+    def combine(self, other: Moments, w_self: float = 1.0, sign: float = 1.0) -> Moments:
         """w_self * self + sign * other, entry by entry (broadcasting)."""
-        return _Moments(*(w_self * a + sign * b for a, b in zip(self, other, strict=True)))
+        return Moments(*(w_self * a + sign * b for a, b in zip(self, other, strict=True)))
 
     def cov(self, center: bool) -> tuple[np.ndarray, np.ndarray]:
         """Sxx (.., p, k, k) and Sxy (.., p, k), about the sample means or the known mean."""
@@ -94,13 +98,13 @@ class _Moments(NamedTuple):
         return sxx, sxy
 
 
-def _per_sample(hc: np.ndarray, g: np.ndarray) -> _Moments:
+def _per_sample(hc: np.ndarray, g: np.ndarray) -> Moments:
     """Each sample's own contribution (m = 1), shapes (*R, n, p, ...)."""
-    return _Moments(1.0, hc, g, hc[..., :, None] * hc[..., None, :], hc * g[..., None])
+    return Moments(1.0, hc, g, hc[..., :, None] * hc[..., None, :], hc * g[..., None])
 
 
-def _sums(hc: np.ndarray, g: np.ndarray, axis: tuple[int, ...]) -> _Moments:
+def _sums(hc: np.ndarray, g: np.ndarray, axis: tuple[int, ...]) -> Moments:
     """Moments summed over the given (non-negative) sample axes of hc (*R, n, p, k)."""
     one = _per_sample(hc, g)
     m = float(np.prod([hc.shape[a] for a in axis]))
-    return _Moments(m, *(a.sum(axis=axis) for a in one[1:]))
+    return Moments(m, *(a.sum(axis=axis) for a in one[1:]))

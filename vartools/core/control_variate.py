@@ -54,6 +54,15 @@ class ControlVariate:
         requires_independent: True when it needs the n samples to be independent.
         per_sample: True when each sample's new terms depend on that sample only
             (and the state), which quadrature oracles rely on.
+        is_identity: True when ``apply`` returns the batch unchanged (the empty chain):
+            oracles of a plain base estimator apply to it.
+        factory: the function that built it (e.g. ``loo_baseline``), or None for a
+            hand-built one. Oracles registered per control variate are keyed by this
+            object's identity (``vartools.oracles.registry``), never by ``name``: a
+            renamed control variate keeps its oracle, another one that borrows the name
+            does not get it.
+
+    Dispatch reads these flags, never ``name`` (a display label).
     """
 
     init: Callable[[Problem], Any]
@@ -64,6 +73,8 @@ class ControlVariate:
     stateful: bool = False
     requires_independent: bool = False
     per_sample: bool = True
+    is_identity: bool = False
+    factory: Callable[..., ControlVariate] | None = None
 
 
 def _no_state(problem: Problem) -> None:
@@ -83,7 +94,7 @@ def chain(*cvs: ControlVariate) -> ControlVariate:
         'const(1)+loo'
     """
     if not cvs:
-        return ControlVariate(_no_state, _identity, name="none")
+        return ControlVariate(_no_state, _identity, name="none", is_identity=True)
     if len(cvs) == 1:
         return cvs[0]
 
@@ -106,6 +117,7 @@ def chain(*cvs: ControlVariate) -> ControlVariate:
         stateful=any(cv.stateful for cv in cvs),
         requires_independent=any(cv.requires_independent for cv in cvs),
         per_sample=all(cv.per_sample for cv in cvs),
+        is_identity=all(cv.is_identity for cv in cvs),
     )
 
 

@@ -1,10 +1,14 @@
-"""The ``Distribution`` base class: flat parameters, noise-based sampling, shape checks.
+"""The ``Distribution`` base class: flat parameters, noise-based sampling, capabilities.
 
 ``Distribution`` names the entries of the flat parameter vector theta
 (``param_names``), splits arrays over theta into blocks (``unflatten``) and samples
 through a noise variable (``sample`` = ``transform(sample_noise(...))``); the helpers
 here (noise dtypes, index names) are shared by the concrete families in
 ``vartools.distributions.discrete`` and ``vartools.distributions.normal``.
+
+Capabilities (enumeration, quadrature, local expectations, relaxations, coupled
+samples...) are declared in ``vartools.core.capabilities`` and inherited here;
+``Distribution.supports(name)`` asks whether a family implements one.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from vartools.core.capabilities import CAPABILITIES, Capabilities
 from vartools.core.validation import (
     as_finite_array,
     check_positive_int,
@@ -50,13 +55,42 @@ def _index_names(prefix: str, shape: tuple[int, ...]) -> list[str]:
     return [f"{prefix}[{','.join(map(str, idx))}]" for idx in itertools.product(*map(range, shape))]
 
 
-class Distribution(ABC):
-    """Base class: a distribution p(x; theta) with a flat parameter vector theta."""
+class Distribution(Capabilities, ABC):
+    """Base class: a distribution p(x; theta) with a flat parameter vector theta.
 
-    #: ``True`` for distributions with a finite support and ``support()``.
-    enumerable: bool = False
-    #: ``True`` for distributions with ``transform_vjp`` (pathwise gradients).
-    reparameterized: bool = False
+    It inherits the capability declarations of ``Capabilities`` (each raising
+    ``NotSupportedError`` unless a family implements it) and their flags.
+    """
+
+    # -- capabilities (defaults in vartools.core.capabilities) ------------------
+    def supports(self, capability: str) -> bool:
+        """Whether this distribution implements ``capability`` (a key of ``CAPABILITIES``).
+
+        Example:
+            >>> from vartools.distributions.normal import Normal
+            >>> Normal(0.0, 1.0).supports("quadrature"), Normal(0.0, 1.0).supports("relaxation")
+            (True, False)
+        """
+        if capability not in CAPABILITIES:
+            raise ValueError(
+                f"capability must be one of {sorted(CAPABILITIES)}, got {short_repr(capability)}"
+            )
+        if capability == "enumeration":
+            return self.enumerable
+        if capability == "pathwise":
+            return self.reparameterized
+        if capability == "quadrature":
+            return self.standard_normal_noise and math.prod(self.event_shape) == 1
+        method = CAPABILITIES[capability]
+        return getattr(type(self), method) is not getattr(Capabilities, method)
+
+    def antithetic_noise(self, u: np.ndarray, axis: int) -> np.ndarray:
+        """Noise of antithetic pairs: u and 1 - u concatenated along the sample ``axis``.
+
+        The default maps both through the inverse CDF (``noise_from_uniform``); a family
+        with a symmetric noise may use an exact reflection instead (Normal: e, -e).
+        """
+        return self.noise_from_uniform(np.concatenate([u, 1.0 - u], axis=axis))
 
     @property
     @abstractmethod
@@ -196,7 +230,9 @@ class Distribution(ABC):
         Returns:
             ``(outcomes, probs)`` of shapes (M, *event) and (M,).
         """
-        raise TypeError(
-            f"{type(self).__name__} has a continuous support and cannot be enumerated; "
-            "use vartools.oracles.exact's quadrature oracles instead"
+        self.not_supported(
+            "enumeration",
+            "support()",
+            "its support is continuous (or not listed); use vartools.oracles.exact's "
+            "quadrature oracles or Monte Carlo instead",
         )

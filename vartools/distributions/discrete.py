@@ -1,8 +1,10 @@
 """Discrete distributions sampled by the inverse CDF of uniforms: Bernoulli and Categorical.
 
-``UniformNoise`` is their common base (the noise is a uniform on [0, 1) per
-coordinate of the event); both are enumerable (``support(budget)``) with analytic
-scores.
+Their common base is ``vartools.distributions.uniform_noise.UniformNoise`` (the noise
+is a uniform on [0, 1) per coordinate of the event). Both are enumerable
+(``support(budget)``) with analytic scores and implement the capabilities
+(``vartools.core.capabilities``) ``param_coordinates``, ``local_expectation`` and
+``relaxation``; Bernoulli also ``coupled_pairs`` (the ARM pair).
 """
 
 from __future__ import annotations
@@ -17,56 +19,33 @@ from scipy import special
 
 from vartools.core.distribution import (
     DEFAULT_SUPPORT_BUDGET,
-    Distribution,
     _float_of,
-    _noise_dtype,
 )
+from vartools.core.errors import BudgetExceededError
 from vartools.core.validation import as_finite_array
 from vartools.distributions._inverse_cdf import Guide
-from vartools.distributions._noise_f32 import uniform_f32
+from vartools.distributions._local import Evaluate, evaluate_stacked, replace_eval
+from vartools.distributions.uniform_noise import UniformNoise
 
-__all__ = ["Bernoulli", "Categorical", "UniformNoise"]
+__all__ = ["Bernoulli", "Categorical"]
+
+
+def _clipped(noise: np.ndarray) -> np.ndarray:
+    """Uniforms clipped into the open interval (0, 1) (for the logs of a relaxation)."""
+    return np.clip(noise, np.finfo(np.float64).tiny, 1.0 - np.finfo(np.float64).epsneg)
+
+
+def _softmax_vjp(y: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """h^T d softmax / d logits = y * (h - sum_k y_k h_k), over the last axis."""
+    return y * (h - (y * h).sum(-1, keepdims=True))
 
 
 def _check_budget(count: float, budget: int, what: str) -> None:
     if count > budget:
-        raise ValueError(
+        raise BudgetExceededError(
             f"enumerating {what} needs {count:.3g} joint outcomes, more than budget={budget}; "
             "use fewer coordinates or pass a larger budget"
         )
-
-
-class UniformNoise(Distribution):
-    """Base for discrete distributions sampled by the inverse CDF of uniforms on [0, 1).
-
-    The noise is the uniform itself (``noise_from_uniform`` is the identity), one per
-    coordinate of the event, drawn directly in float32 or float64.
-    """
-
-    def sample_noise(
-        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
-    ) -> np.ndarray:
-        """Uniforms on [0, 1), shape (*reps, n, *event).
-
-        float64: ``rng.random``. float32: 24-bit uniforms from raw 64-bit words, two per
-        word, one row of words per leading index (``_noise_f32``); for NumPy's default
-        PCG64 these equal ``rng.random(shape, dtype=np.float32)`` when a row holds an
-        even number of uniforms.
-        """
-        shape = self._noise_shape(n, reps, rng)  # checks rng first
-        if _noise_dtype(dtype) == np.float32:
-            return uniform_f32(rng, shape)
-        return rng.random(shape)
-
-    def sample_noise_as(
-        self, n: int, *, rng: np.random.Generator, reps: Any = (), dtype: Any = np.float64
-    ) -> np.ndarray:
-        """Base noise drawn directly in ``dtype`` (float32 or float64)."""
-        return self.sample_noise(n, rng=rng, reps=reps, dtype=dtype)
-
-    def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
-        """Identity: the noise is the uniform."""
-        return u
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,6 +135,57 @@ class Bernoulli(UniformNoise):
             -1, *self.event_shape
         )
         return grid, np.exp(self.log_prob(grid[:, None]))[:, 0]
+
+    # -- capabilities (vartools.core.distribution) ---------------------------------
+    def param_coordinates(self) -> np.ndarray:
+        """logits[d] belongs to coordinate d."""
+        return np.arange(math.prod(self.event_shape))
+
+    def local_expectation(
+        self, x: np.ndarray, fx: np.ndarray, evaluate: Evaluate, chunk_elements: int
+    ) -> tuple[np.ndarray, int]:
+        """theta_d (1 - theta_d) [f(b_d = 1, b_-d) - f(b_d = 0, b_-d)], theta = sigmoid(logits).
+
+        One flipped copy per coordinate: 1 + D evaluations of f per sample.
+        """
+        lead = x.shape[: x.ndim - len(self.event_shape)]
+        d = self.n_params
+        xf = x.reshape(*lead, d)
+        f_flip = replace_eval(evaluate, self.event_shape, xf, 1.0 - xf, chunk_elements)
+        # f(b_d = 1) - f(b_d = 0) = (f(x) - f(flip_d x)) * (2 b_d - 1)
+        delta = (fx[..., None] - f_flip) * (2.0 * xf - 1.0)
+        theta = self.probs.ravel()
+        return theta * (1.0 - theta) * delta, 1 + d
+
+    relaxation_in_outcome_space = True
+
+    def relaxed_noise_shape(self, lead: tuple[int, ...]) -> tuple[int, ...]:
+        """One uniform per coordinate: (*lead, *event)."""
+        return (*lead, *self.event_shape)
+
+    def relaxed_sample(self, u: np.ndarray, temperature: float) -> np.ndarray:
+        """Binary Concrete: sigmoid((logits + log u - log(1 - u)) / temperature)."""
+        u = _clipped(u)
+        return special.expit((self.logits + np.log(u) - np.log1p(-u)) / temperature)
+
+    def relaxed_vjp(self, z: np.ndarray, cotangent: np.ndarray, temperature: float) -> np.ndarray:
+        """cotangent z (1 - z) / temperature, flattened to (*lead, p)."""
+        terms = cotangent * z * (1 - z) / temperature
+        return terms.reshape(*z.shape[: z.ndim - len(self.event_shape)], self.n_params)
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """The outcomes themselves (relaxed values live in the outcome space)."""
+        return x
+
+    def hard_vjp(self, cotangent: np.ndarray) -> np.ndarray:
+        """cotangent sigma(logits) (1 - sigma(logits)), flattened to (*lead, p)."""
+        sig = self.probs
+        terms = cotangent * sig * (1 - sig)
+        return terms.reshape(*cotangent.shape[: cotangent.ndim - sig.ndim], self.n_params)
+
+    def coupled_pair(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """x1 = 1[u > 1 - sigma(logits)], x2 = 1[u < sigma(logits)] (the ARM pair)."""
+        return self.transform(u), self.transform(1.0 - u)
 
 
 @dataclass(frozen=True, eq=False)
@@ -333,3 +363,57 @@ class Categorical(UniformNoise):
         grid = np.array(list(itertools.product(range(k), repeat=nb)), dtype=np.int64)
         grid = grid.reshape(-1, *self.event_shape)
         return grid, np.exp(self.log_prob(grid[:, None]))[:, 0]
+
+    # -- capabilities (vartools.core.distribution) ---------------------------------
+    def param_coordinates(self) -> np.ndarray:
+        """logits[j, k] belongs to categorical j."""
+        return np.repeat(np.arange(math.prod(self.event_shape)), self.n_categories)
+
+    def local_expectation(
+        self, x: np.ndarray, fx: np.ndarray, evaluate: Evaluate, chunk_elements: int
+    ) -> tuple[np.ndarray, int]:
+        """p_j (f_j - sum_k p_jk f_jk) per categorical j, f_jk = f(z_j = k, z_-j).
+
+        1 + B (K - 1) evaluations of f per sample are counted (the implementation also
+        re-evaluates z_j at its sampled value, which a smarter one would reuse).
+        """
+        ev = self.event_shape
+        lead = x.shape[: x.ndim - len(ev)]
+        nb, k = math.prod(ev), self.n_categories
+        xf = x.reshape(*lead, nb)
+        fvals = np.empty((*lead, nb, k))
+        chunk = max(1, chunk_elements // max(1, math.prod(lead) * nb * k))
+        cats = np.arange(k)
+        for start in range(0, nb, chunk):
+            js = np.arange(start, min(nb, start + chunk))
+            xc = np.repeat(np.repeat(xf[..., None, None, :], js.size, axis=-3), k, axis=-2)
+            xc[..., np.arange(js.size), :, js] = cats  # (*lead, c, K, nb): z_j set to each k
+            fvals[..., js, :] = evaluate_stacked(
+                evaluate, ev, xc.reshape(*lead, js.size, k, *ev), lead
+            )
+        p = self.probs.reshape(nb, k)
+        fbar = (fvals * p).sum(-1, keepdims=True)
+        # sum_k p_k f_k (onehot_k - p) = p * (f - sum_k p_k f_k), per categorical
+        return (p * (fvals - fbar)).reshape(*lead, nb * k), 1 + nb * (k - 1)
+
+    def relaxed_noise_shape(self, lead: tuple[int, ...]) -> tuple[int, ...]:
+        """One uniform per category: (*lead, *batch, K)."""
+        return (*lead, *self.logits.shape)
+
+    def relaxed_sample(self, u: np.ndarray, temperature: float) -> np.ndarray:
+        """Gumbel-softmax: softmax((logits + g) / temperature), g = -log(-log u), over K."""
+        return special.softmax((self.logits - np.log(-np.log(_clipped(u)))) / temperature, axis=-1)
+
+    def relaxed_vjp(self, z: np.ndarray, cotangent: np.ndarray, temperature: float) -> np.ndarray:
+        """(diag(z_j) - z_j z_j^T) cotangent_j / temperature, flattened to (*lead, p)."""
+        terms = _softmax_vjp(z, cotangent) / temperature
+        return terms.reshape(*z.shape[: z.ndim - self.logits.ndim], self.n_params)
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """One-hot vectors (*R, n, *batch, K) of the category indices."""
+        return (x[..., None] == np.arange(self.n_categories)).astype(np.float64)
+
+    def hard_vjp(self, cotangent: np.ndarray) -> np.ndarray:
+        """(diag(p_j) - p_j p_j^T) cotangent_j (the softmax Jacobian), (*lead, p)."""
+        terms = _softmax_vjp(self.probs, cotangent)
+        return terms.reshape(*cotangent.shape[: cotangent.ndim - self.logits.ndim], self.n_params)

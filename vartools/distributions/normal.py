@@ -1,4 +1,9 @@
-"""Diagonal ``Normal`` distribution: score function and reparameterisation (pathwise) terms."""
+"""Diagonal ``Normal`` distribution: score function and reparameterisation (pathwise) terms.
+
+It implements the capabilities (``vartools.core.capabilities``) ``pathwise``,
+``quadrature`` (one coordinate), ``param_coordinates``, ``gaussian`` and
+``measure_valued``, and an exact reflection e, -e for antithetic noise.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import special
 
+from vartools.core.capabilities import GaussianParams, MeasureValuedCoupling
 from vartools.core.distribution import Distribution, _float_of, _noise_dtype
 from vartools.core.validation import as_finite_array, short_repr
 from vartools.distributions._noise_f32 import standard_normal_f32
@@ -41,6 +47,7 @@ class Normal(Distribution):
     scale: Any
     parameterization: Literal["scale", "log_scale"] = "scale"
     reparameterized = True
+    standard_normal_noise = True
 
     def __post_init__(self) -> None:
         loc = as_finite_array(self.loc, "loc")
@@ -192,3 +199,49 @@ class Normal(Distribution):
         out[..., :d] = cotangent.reshape(*lead, d)
         out[..., d:] = second.reshape(*lead, d)
         return out
+
+    # -- capabilities (vartools.core.distribution) ---------------------------------
+    def param_coordinates(self) -> np.ndarray:
+        """loc[d] and scale[d] belong to coordinate d."""
+        return np.tile(np.arange(math.prod(self.event_shape)), 2)
+
+    def gaussian_params(self) -> GaussianParams:
+        """(loc, scale, parameterization == "log_scale")."""
+        return GaussianParams(self.loc, self.scale, self.parameterization == "log_scale")
+
+    def antithetic_noise(self, u: np.ndarray, axis: int) -> np.ndarray:
+        """The exact reflection about the mean: e and -e, e the normal quantile of u."""
+        e = self.noise_from_uniform(u)
+        return np.concatenate([e, -e], axis=axis)
+
+    def measure_valued_coupling(
+        self, lead: tuple[int, ...], *, rng: np.random.Generator
+    ) -> MeasureValuedCoupling:
+        """The coupled weak derivatives of Mohamed et al. (2020), sec. 6 and Table 1.
+
+        With base = loc + scale e (e standard normal), per coordinate d:
+        mean: pos/neg = loc_d +- scale_d W, W ~ Weibull(2, 0.5) (Rayleigh(1)), divisor
+        scale_d sqrt(2 pi); scale: pos = loc_d + scale_d M with M double-sided Maxwell,
+        neg = loc_d + scale_d U M (U ~ U(0, 1), so U M ~ N(0, 1): an exact draw),
+        divisor scale_d, times scale_d for ``log_scale`` (chain rule). Draws e, W, M
+        (and its sign) and U from ``rng`` in that order.
+        """
+        d = math.prod(self.event_shape)
+        loc, scale = self.loc.ravel(), self.scale.ravel()
+        e = rng.standard_normal((*lead, d))  # the other coordinates
+        w = np.sqrt(2.0 * rng.standard_exponential((*lead, d)))  # Weibull(2, 0.5) = Rayleigh(1)
+        m = np.sqrt(2.0 * rng.standard_gamma(1.5, (*lead, d)))  # |M|: chi with 3 dof
+        m = np.where(rng.random((*lead, d)) < 0.5, -m, m)  # double-sided Maxwell
+        u = rng.random((*lead, d))
+        pos = np.concatenate([loc + scale * w, loc + scale * m], axis=-1)
+        neg = np.concatenate([loc - scale * w, loc + scale * (u * m)], axis=-1)
+        chain = scale if self.parameterization == "log_scale" else np.ones(d)
+        return MeasureValuedCoupling(
+            base=loc + scale * e,
+            pos=pos,
+            neg=neg,
+            denom=np.concatenate([scale * math.sqrt(2.0 * math.pi), scale]),
+            mult=np.concatenate([np.ones(d), chain]),
+            draw_param=d,
+            info={"weibull": w, "maxwell": m, "uniform": u},
+        )

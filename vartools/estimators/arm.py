@@ -31,9 +31,10 @@ import numpy as np
 from scipy import special
 
 from vartools.core.batch import Batch
+from vartools.core.distribution import Distribution
+from vartools.core.errors import BudgetExceededError, NoOracleError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_reps, short_repr
-from vartools.distributions.discrete import Bernoulli
 from vartools.estimators.base import BaseEstimator
 from vartools.estimators.composed import Estimator
 from vartools.samplers.sampling import Sampler
@@ -44,38 +45,44 @@ __all__ = ["antithetic_moments", "arm", "disarm"]
 CELL_BUDGET = 200_000
 
 
-def _require_bernoulli(problem: Problem, who: str) -> Bernoulli:
-    if not isinstance(problem.dist, Bernoulli):
-        raise TypeError(
-            f"{who} needs independent Bernoullis; problem {problem.name!r} samples from "
-            f"{type(problem.dist).__name__} (use local_expectation or sum_and_sample for "
-            "categoricals)"
+def _require_pairs(problem: Problem, who: str) -> Distribution:
+    """The problem's distribution, which must have the ``coupled_pairs`` capability."""
+    dist = problem.dist
+    if not dist.supports("coupled_pairs"):
+        dist.not_supported(
+            "coupled_pairs",
+            who,
+            f"it needs independent Bernoullis; problem {problem.name!r} samples from "
+            f"{type(dist).__name__} (use local_expectation or sum_and_sample for categoricals)",
         )
-    return problem.dist
+    return dist
 
 
 def _pair_terms(
-    kind: str, dist: Bernoulli, u: np.ndarray, f1: np.ndarray, f2: np.ndarray
+    kind: str, dist: Distribution, u: np.ndarray, f1: np.ndarray, f2: np.ndarray
 ) -> np.ndarray:
-    """Per-pair terms (*R, n, p) of ARM or DisARM for uniforms u (*R, n, *event)."""
+    """Per-pair terms (*R, n, p) of ARM or DisARM for uniforms u (*R, n, *event).
+
+    theta (``dist.params``) are the logits of the binary coordinates (the
+    ``coupled_pairs`` capability).
+    """
     lead = u.shape[: u.ndim - len(dist.event_shape)]
     uf = u.reshape(*lead, dist.n_params)
     diff = (f1 - f2)[..., None]
     if kind == "arm":
         return diff * (uf - 0.5)
-    b1 = dist.transform(u).reshape(uf.shape)
-    b2 = dist.transform(1.0 - u).reshape(uf.shape)
+    b1, b2 = (b.reshape(uf.shape) for b in dist.coupled_pair(u))
     sign = 1.0 - 2.0 * b2  # (-1)^b2
-    return 0.5 * diff * sign * (b1 != b2) * special.expit(np.abs(dist.logits.ravel()))
+    return 0.5 * diff * sign * (b1 != b2) * special.expit(np.abs(dist.params))
 
 
 def _antithetic(kind: str) -> BaseEstimator:
     def draw(
         problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler
     ) -> Batch:
-        dist = _require_bernoulli(problem, kind)
+        dist = _require_pairs(problem, kind)
         u = rng.random((*check_reps(reps), n, *dist.event_shape))
-        b1, b2 = dist.transform(u), dist.transform(1.0 - u)  # 1[u > 1 - sig], 1[u < sig]
+        b1, b2 = dist.coupled_pair(u)  # 1[u > 1 - sig], 1[u < sig]
         f1, f2 = problem.evaluate(b1), problem.evaluate(b2)
         return Batch(
             x=b1,
@@ -117,6 +124,9 @@ coordinate-wise (Rao-Blackwellization of ARM). n pairs: 2n evaluations of f.
 
 arm = _antithetic("arm")
 disarm = _antithetic("disarm")
+#: Which formula a base estimator computes, by identity (a renamed copy made with
+#: ``dataclasses.replace`` is another object: pass the original), or by name string.
+_KINDS: dict[Any, str] = {arm: "arm", disarm: "disarm", "arm": "arm", "disarm": "disarm"}
 
 
 def antithetic_moments(
@@ -136,22 +146,28 @@ def antithetic_moments(
             (without control variates).
         n: number of pairs.
     """
-    kind = estimator if isinstance(estimator, str) else None
+    kind = _KINDS.get(estimator) if isinstance(estimator, str) else None
     if isinstance(estimator, Estimator):
-        if estimator.cv.name != "none":
-            raise ValueError(f"antithetic_moments handles plain ARM / DisARM, got {estimator.name}")
-        kind = estimator.base.name
+        if not estimator.cv.is_identity:
+            raise NoOracleError(
+                f"antithetic_moments handles plain ARM / DisARM, got {estimator.name} (its "
+                "control variates change the estimate); measure it by Monte Carlo"
+            )
+        kind = _KINDS.get(estimator.base)
     elif isinstance(estimator, BaseEstimator):
-        kind = estimator.name
-    if kind not in ("arm", "disarm"):
-        raise ValueError(f"estimator must be 'arm' or 'disarm', got {short_repr(estimator)}")
-    dist = _require_bernoulli(problem, "antithetic_moments")
+        kind = _KINDS.get(estimator)
+    if kind is None:
+        raise ValueError(
+            f"estimator must be 'arm' or 'disarm' (the base estimators arm or disarm, or an "
+            f"Estimator built on them), got {short_repr(estimator)}"
+        )
+    dist = _require_pairs(problem, "antithetic_moments")
     d = dist.n_params
     if 3.0**d > CELL_BUDGET:
-        raise ValueError(
+        raise BudgetExceededError(
             f"antithetic_moments enumerates 3^D cells; D={d} gives {3.0**d:.3g} > {CELL_BUDGET}"
         )
-    sig = dist.probs.ravel()
+    sig = special.expit(dist.params)
     cuts = np.stack([np.zeros(d), np.minimum(sig, 1 - sig), np.maximum(sig, 1 - sig), np.ones(d)])
     lo, length = cuts[:-1], np.diff(cuts, axis=0)  # (3, d)
     cells = np.array(list(itertools.product(range(3), repeat=d)))  # (3^d, d)
@@ -160,8 +176,8 @@ def antithetic_moments(
     mid = lo[cells, cols] + ln / 2
     w = ln.prod(-1)
     u = mid.reshape(-1, 1, *dist.event_shape)
-    f1 = problem.evaluate(dist.transform(u))
-    f2 = problem.evaluate(dist.transform(1.0 - u))
+    b1, b2 = dist.coupled_pair(u)
+    f1, f2 = problem.evaluate(b1), problem.evaluate(b2)
     t = _pair_terms(kind, dist, u, f1, f2)[:, 0, :]  # at the midpoint = cell mean for both
     second = t * t
     if kind == "arm":

@@ -49,9 +49,15 @@ class BaseEstimator:
         per_sample: whether each sample's terms depend on that sample only.
         doc: the instance's docstring (formula, paper, cost, bias).
         oracle: (problem, estimator, n, state) -> exact (mean, variance) of the n-sample
-            estimate, for estimators that ``vartools.oracles.exact`` cannot enumerate or integrate
-            generically (sum-and-sample, ARM/DisARM, measure-valued); it raises ValueError
-            or TypeError where it does not apply.
+            estimate, for estimators that ``vartools.oracles.exact`` cannot enumerate or
+            integrate generically (sum-and-sample, ARM/DisARM, measure-valued); it raises
+            ``vartools.core.errors.NoOracleError`` where it does not apply (and nothing
+            else: any other exception is a bug and propagates). Attached to the object,
+            so a renamed estimator keeps it.
+        sf_terms: True when terms_i = f(x_i) score(x_i) with the batch's score (the plain
+            score-function estimator): closed-form oracles of score-function control
+            variates (the RLOO variance) apply to it. Dispatch reads this flag and
+            ``oracle``, never ``name``.
     """
 
     name: str
@@ -63,6 +69,7 @@ class BaseEstimator:
     per_sample: bool = True
     doc: str = ""
     oracle: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    sf_terms: bool = False
 
     def __post_init__(self) -> None:
         if self.doc:  # the instance's help() text: formula, source, cost, bias
@@ -86,7 +93,7 @@ class BaseEstimator:
         sampler = iid() if sampler is None else sampler
         if self.draw is not None:
             return self.draw(problem, n, rng, reps, sampler)
-        if np.dtype(dtype) == np.float32 and sampler.name == "iid":
+        if np.dtype(dtype) == np.float32 and sampler.iid:
             noise = problem.dist.sample_noise_as(n, rng=rng, reps=reps, dtype=np.float32)
         else:
             noise = sampler.draw(problem.dist, n, rng=rng, reps=reps)
@@ -187,6 +194,7 @@ score_function = BaseEstimator(
     name="sf",
     from_noise=from_noise_via_samples(_sf_from_samples),
     from_samples=_sf_from_samples,
+    sf_terms=True,
     doc="""Score-function (REINFORCE, likelihood-ratio) estimator.
 
 terms_i = f(x_i) grad_theta log p(x_i; theta), x_i ~ p (Williams 1992; Mohamed et al.
@@ -197,15 +205,17 @@ terms_i = f(x_i) grad_theta log p(x_i; theta), x_i ~ p (Williams 1992; Mohamed e
 
 def _pathwise_from_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
     dist = problem.dist
-    if not dist.reparameterized:
-        raise TypeError(
-            f"the pathwise estimator needs a reparameterised distribution (e.g. Normal); "
-            f"problem {problem.name!r} samples from {type(dist).__name__}; use score_function"
+    if not dist.supports("pathwise"):
+        dist.not_supported(
+            "pathwise",
+            "the pathwise estimator",
+            f"it needs a reparameterised distribution (e.g. Normal); problem {problem.name!r} "
+            f"samples from {type(dist).__name__}; use score_function",
         )
     x = dist.transform(noise)
     grad = problem.evaluate_grad(x)
     fx = problem.evaluate(x)
-    terms = dist.transform_vjp(noise, grad)  # type: ignore[attr-defined]
+    terms = dist.transform_vjp(noise, grad)
     return Batch(
         x=x,
         fx=fx,

@@ -160,7 +160,7 @@ class Estimator:
         """Replicates per chunk for ``__call__`` (0: do not chunk)."""
         if chunk is not None:
             chunk = check_positive_int(chunk, "chunk", minimum=0)
-        if self.stateful or self.base.draw is not None or self.sampler.name != "iid":
+        if self.stateful or self.base.draw is not None or not self.sampler.iid:
             return 0
         if chunk is not None:
             return int(chunk)
@@ -214,7 +214,7 @@ def make_estimator(
     sampler = iid() if sampler is None else sampler
     if not isinstance(sampler, Sampler):
         raise TypeError(f"sampler must be a vartools Sampler, got {short_repr(sampler)}")
-    if base.draw is not None and sampler.name != "iid":
+    if base.draw is not None and not sampler.iid:
         raise ValueError(
             f"base estimator {base.name!r} draws its own samples and cannot use sampler "
             f"{sampler.name!r}; use the default iid sampler"
@@ -233,7 +233,7 @@ def make_estimator(
     if dt not in (np.float64, np.float32):
         raise ValueError(f"dtype must be 'float64' or 'float32', got {short_repr(dtype)}")
     parts = [base.name, *(c.name for c in cvs)]
-    if sampler.name != "iid":
+    if not sampler.iid:
         parts.append(sampler.name)
     if dt == np.float32:
         parts.append("f32")

@@ -36,11 +36,12 @@ import numpy as np
 from scipy import integrate
 
 from vartools.core.batch import Batch
+from vartools.core.distribution import Distribution
+from vartools.core.errors import NoOracleError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_reps
-from vartools.distributions.normal import Normal
+from vartools.distributions._local import replace_eval
 from vartools.estimators.base import BaseEstimator
-from vartools.estimators.rao_blackwell import _replace_eval
 from vartools.samplers.sampling import Sampler
 
 __all__ = ["measure_valued", "mvd_moments"]
@@ -49,47 +50,47 @@ __all__ = ["measure_valued", "mvd_moments"]
 CHUNK_ELEMENTS = 4_000_000
 
 
-def _require_normal(problem: Problem, who: str) -> Normal:
-    if not isinstance(problem.dist, Normal):
-        raise TypeError(
-            f"{who} needs a diagonal Normal; problem {problem.name!r} samples from "
-            f"{type(problem.dist).__name__}"
+def _require_mvd(problem: Problem, who: str) -> Distribution:
+    dist = problem.dist
+    if not dist.supports("measure_valued"):
+        dist.not_supported(
+            "measure_valued",
+            who,
+            f"it needs a diagonal Normal; problem {problem.name!r} samples from "
+            f"{type(dist).__name__}",
         )
-    return problem.dist
+    return dist
 
 
 def _draw(problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler) -> Batch:
-    dist = _require_normal(problem, "measure_valued")
+    dist = _require_mvd(problem, "measure_valued")
     lead = (*check_reps(reps), n)
-    d = math.prod(dist.event_shape)
-    loc, scale = dist.loc.ravel(), dist.scale.ravel()
-    e = rng.standard_normal((*lead, d))  # the other coordinates
-    w = np.sqrt(2.0 * rng.standard_exponential((*lead, d)))  # Weibull(2, 0.5) = Rayleigh(1)
-    m = np.sqrt(2.0 * rng.standard_gamma(1.5, (*lead, d)))  # |M|: chi with 3 dof
-    m = np.where(rng.random((*lead, d)) < 0.5, -m, m)  # double-sided Maxwell
-    u = rng.random((*lead, d))
-    base = loc + scale * e
-    f_mu_pos = _replace_eval(problem, base, loc + scale * w, CHUNK_ELEMENTS)
-    f_mu_neg = _replace_eval(problem, base, loc - scale * w, CHUNK_ELEMENTS)
-    f_sd_pos = _replace_eval(problem, base, loc + scale * m, CHUNK_ELEMENTS)
-    neg = loc + scale * (u * m)  # a N(loc, scale^2) draw, coupled to m
-    f_sd_neg = _replace_eval(problem, base, neg, CHUNK_ELEMENTS)
-    g_mu = (f_mu_pos - f_mu_neg) / (scale * math.sqrt(2.0 * math.pi))
-    g_sd = (f_sd_pos - f_sd_neg) / scale
-    if dist.parameterization == "log_scale":
-        g_sd = g_sd * scale
-    # x: the negative scale sample of coordinate 0 with the others at the base; it is a
-    # N(loc, scale^2) draw and f(x) was evaluated, so fx costs nothing extra.
-    x = base.copy()
-    x[..., 0] = neg[..., 0]
+    c = dist.measure_valued_coupling(lead, rng=rng)
+    d = c.base.shape[-1]
+    evaluate, event = problem.evaluate, dist.event_shape
+    # theta comes in blocks of D parameters, block b's parameter j on coordinate j
+    blocks = range(0, dist.n_params, d)
+    f_pos = [
+        replace_eval(evaluate, event, c.base, c.pos[..., b : b + d], CHUNK_ELEMENTS) for b in blocks
+    ]
+    f_neg = [
+        replace_eval(evaluate, event, c.base, c.neg[..., b : b + d], CHUNK_ELEMENTS) for b in blocks
+    ]
+    f_neg_all = np.concatenate(f_neg, axis=-1)
+    terms = (np.concatenate(f_pos, axis=-1) - f_neg_all) / c.denom * c.mult
+    # x: the coupling's exact draw (one coordinate replaced by a negative-part value, the
+    # others at the base); f(x) was evaluated, so fx costs nothing extra.
+    coord = int(dist.param_coordinates()[c.draw_param])
+    x = c.base.copy()
+    x[..., coord] = c.neg[..., c.draw_param]
     return Batch(
-        x=x.reshape(*lead, *dist.event_shape),
-        fx=f_sd_neg[..., 0],
+        x=x.reshape(*lead, *event),
+        fx=f_neg_all[..., c.draw_param],
         score=None,
-        extra=np.concatenate([g_mu, g_sd], axis=-1),
-        n_evals=4 * d * n,
+        extra=terms,
+        n_evals=2 * dist.n_params * n,
         independent=True,
-        info={"weibull": w, "maxwell": m, "uniform": u},
+        info=c.info,
     )
 
 
@@ -101,8 +102,11 @@ def _no_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> 
 
 
 def _oracle(problem: Problem, est: Any, n: int, state: Any) -> tuple[np.ndarray, np.ndarray]:
-    if est.cv.name != "none":
-        raise ValueError(f"mvd_moments handles plain measure-valued estimators, got {est.name}")
+    if not est.cv.is_identity:
+        raise NoOracleError(
+            f"mvd_moments handles plain measure-valued estimators, got {est.name} (its control "
+            "variates change the estimate); measure it by Monte Carlo"
+        )
     return mvd_moments(problem, n)
 
 
@@ -130,15 +134,17 @@ def mvd_moments(problem: Problem, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
     quadrature; the n samples are independent, so the variance is the single-sample
     variance / n.
     """
-    dist = _require_normal(problem, "mvd_moments")
-    if math.prod(dist.event_shape) != 1:
-        raise ValueError(
-            f"mvd_moments handles a one-dimensional Normal; problem {problem.name!r} has event "
-            f"shape {dist.event_shape}; measure it by Monte Carlo"
+    dist = _require_mvd(problem, "mvd_moments")
+    if not dist.supports("gaussian") or math.prod(dist.event_shape) != 1:
+        raise NoOracleError(
+            f"mvd_moments handles a one-dimensional Normal; problem {problem.name!r} samples "
+            f"from {type(dist).__name__} with event shape {dist.event_shape}; measure it by "
+            "Monte Carlo"
         )
     ev = dist.event_shape
-    mu, sd = float(dist.loc.ravel()[0]), float(dist.scale.ravel()[0])
-    chain = sd if dist.parameterization == "log_scale" else 1.0
+    gp = dist.gaussian_params()
+    mu, sd = float(gp.loc.ravel()[0]), float(gp.scale.ravel()[0])
+    chain = sd if gp.log_scale else 1.0
 
     def f(v: np.ndarray) -> np.ndarray:
         return problem.evaluate(np.asarray(v, dtype=np.float64).reshape(-1, 1, *ev))[:, 0]

@@ -60,8 +60,6 @@ from vartools.core.distribution import Distribution
 from vartools.core.objectives import SumOfTerms
 from vartools.core.problem import Problem
 from vartools.core.validation import short_repr
-from vartools.distributions.discrete import Bernoulli, Categorical
-from vartools.distributions.normal import Normal
 from vartools.estimators.base import BaseEstimator, from_noise_via_samples
 from vartools.estimators.sum_and_sample import (
     SumAndSample,
@@ -87,119 +85,46 @@ def param_coordinates(dist: Distribution) -> np.ndarray:
     """The flat event coordinate each parameter belongs to, shape (p,) of ints.
 
     Bernoulli: logits[d] -> d; Categorical: logits[j, k] -> j; Normal: loc[d] and
-    scale[d] -> d.
+    scale[d] -> d (the ``param_coordinates`` capability of the distribution).
 
     Example:
+        >>> from vartools.distributions.discrete import Categorical
         >>> param_coordinates(Categorical(np.zeros((2, 3)))).tolist()
         [0, 0, 0, 1, 1, 1]
     """
-    d = math.prod(dist.event_shape)
-    if isinstance(dist, Bernoulli):
-        return np.arange(d)
-    if isinstance(dist, Categorical):
-        return np.repeat(np.arange(d), dist.n_categories)
-    if isinstance(dist, Normal):
-        return np.tile(np.arange(d), 2)
-    raise TypeError(
-        f"no parameter-to-coordinate map for {type(dist).__name__}; Rao-Blackwellization "
-        "supports factorised Bernoulli, Categorical and Normal distributions"
-    )
+    if not dist.supports("param_coordinates"):
+        dist.not_supported(
+            "param_coordinates",
+            "Rao-Blackwellization",
+            "it needs a factorised distribution such as Bernoulli, Categorical or Normal",
+        )
+    return dist.param_coordinates()
 
 
 def _lead(x: np.ndarray, dist: Distribution) -> tuple[int, ...]:
     return tuple(x.shape[: x.ndim - len(dist.event_shape)])
 
 
-def _replace_eval(
-    problem: Problem, base: np.ndarray, vals: np.ndarray, chunk_elements: int
-) -> np.ndarray:
-    """f at ``base`` (*lead, D) with coordinate d replaced by vals[..., d], each d: (*lead, D).
-
-    The D modified copies of each sample are evaluated in chunks of coordinates holding
-    at most about ``chunk_elements`` entries (one call of f per chunk); D evaluations of
-    f per sample in all.
-    """
-    ev = problem.dist.event_shape
-    lead = base.shape[:-1]
-    d = base.shape[-1]
-    out = np.empty((*lead, d))
-    chunk = max(1, chunk_elements // max(1, math.prod(lead) * d))
-    for start in range(0, d, chunk):
-        ds = np.arange(start, min(d, start + chunk))
-        ar = np.arange(ds.size)
-        xc = np.repeat(base[..., None, :], ds.size, axis=-2)  # (*lead, c, D)
-        xc[..., ar, ds] = vals[..., ds]  # coordinate ds[a] replaced in copy a
-        out[..., ds] = _evaluate_stacked(problem, xc.reshape(*lead, ds.size, *ev), lead)
-    return out
-
-
-def _evaluate_stacked(problem: Problem, xs: np.ndarray, lead: tuple[int, ...]) -> np.ndarray:
-    """f on modified samples xs (*lead, *extra, *event) -> (*lead, *extra), one call."""
-    ev = problem.dist.event_shape
-    extra = xs.shape[len(lead) : xs.ndim - len(ev)]
-    flat = xs.reshape(*lead[:-1], lead[-1] * math.prod(extra), *ev)
-    return problem.evaluate(flat).reshape(*lead, *extra)
-
-
-def _le_bernoulli(problem: Problem, x: np.ndarray, fx: np.ndarray) -> np.ndarray:
-    dist = problem.dist
-    assert isinstance(dist, Bernoulli)
-    lead = _lead(x, dist)
-    d = dist.n_params
-    xf = x.reshape(*lead, d)
-    f_flip = _replace_eval(problem, xf, 1.0 - xf, CHUNK_ELEMENTS)  # coordinate d flipped
-    # f(b_d = 1) - f(b_d = 0) = (f(x) - f(flip_d x)) * (2 b_d - 1)
-    delta = (fx[..., None] - f_flip) * (2.0 * xf - 1.0)
-    theta = dist.probs.ravel()
-    return theta * (1.0 - theta) * delta
-
-
-def _le_categorical(problem: Problem, x: np.ndarray) -> np.ndarray:
-    dist = problem.dist
-    assert isinstance(dist, Categorical)
-    lead = _lead(x, dist)
-    nb, k = math.prod(dist.event_shape), dist.n_categories
-    xf = x.reshape(*lead, nb)
-    fvals = np.empty((*lead, nb, k))
-    chunk = max(1, CHUNK_ELEMENTS // max(1, math.prod(lead) * nb * k))
-    cats = np.arange(k)
-    for start in range(0, nb, chunk):
-        js = np.arange(start, min(nb, start + chunk))
-        xc = np.repeat(np.repeat(xf[..., None, None, :], js.size, axis=-3), k, axis=-2)
-        xc[..., np.arange(js.size), :, js] = cats  # (*lead, c, K, nb): z_j set to each k
-        fvals[..., js, :] = _evaluate_stacked(
-            problem, xc.reshape(*lead, js.size, k, *dist.event_shape), lead
-        )
-    p = dist.probs.reshape(nb, k)
-    fbar = (fvals * p).sum(-1, keepdims=True)
-    # sum_k p_k f_k (onehot_k - p) = p * (f - sum_k p_k f_k), per categorical
-    return (p * (fvals - fbar)).reshape(*lead, nb * k)
-
-
 def _le_from_samples(
     problem: Problem, x: np.ndarray, noise: np.ndarray | None = None, independent: bool = True
 ) -> Batch:
     dist = problem.dist
-    fx = problem.evaluate(x)
-    n = int(fx.shape[-1])
-    if isinstance(dist, Bernoulli):
-        terms = _le_bernoulli(problem, x, fx)
-        n_evals = n * (1 + dist.n_params)
-    elif isinstance(dist, Categorical):
-        terms = _le_categorical(problem, x)
-        n_evals = n * (1 + math.prod(dist.event_shape) * (dist.n_categories - 1))
-    else:
-        raise TypeError(
-            f"local_expectation needs a factorised Bernoulli or Categorical distribution; "
-            f"problem {problem.name!r} samples from {type(dist).__name__} (for a Normal use "
-            "vartools.pathwise or the measure-valued estimator)"
+    if not dist.supports("local_expectation"):
+        dist.not_supported(
+            "local_expectation",
+            "local_expectation",
+            f"it needs a factorised distribution with discrete coordinates (e.g. Bernoulli or "
+            f"Categorical); problem {problem.name!r} samples from {type(dist).__name__} (for a "
+            "Normal use vartools.pathwise or the measure-valued estimator)",
         )
+    fx = problem.evaluate(x)
+    terms, evals_per_sample = dist.local_expectation(x, fx, problem.evaluate, CHUNK_ELEMENTS)
     return Batch(
         x=x,
         fx=fx,
         score=dist.score(x),
         extra=terms,
-        n_evals=n_evals,
+        n_evals=int(fx.shape[-1]) * evals_per_sample,
         noise=noise,
         independent=independent,
     )
@@ -328,6 +253,7 @@ def relevant_loo_baseline() -> ControlVariate:
         _no_state,
         _relevant_loo_apply,
         name="rloo",
+        factory=relevant_loo_baseline,
         min_n=2,
         requires_independent=True,
         per_sample=False,

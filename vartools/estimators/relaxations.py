@@ -14,14 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from vartools.core.batch import Batch
 from vartools.core.distribution import Distribution
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
 from vartools.core.validation import check_reps, short_repr
-from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.estimators.base import BaseEstimator, from_noise_via_samples
 from vartools.samplers.sampling import Sampler
 
@@ -31,39 +29,44 @@ __all__ = ["concrete_sample", "gumbel_softmax", "straight_through"]
 def concrete_sample(dist: Distribution, noise: np.ndarray, temperature: float) -> np.ndarray:
     """Relaxed (Concrete / Gumbel-softmax) sample from uniform noise.
 
-    Bernoulli (binary Concrete; Maddison, Mnih & Teh, ICLR 2017): noise u (*R, n, *event),
+    The distribution's ``relaxed_sample`` (the ``relaxation`` capability). Bernoulli
+    (binary Concrete; Maddison, Mnih & Teh, ICLR 2017): noise u (*R, n, *event),
     z = sigmoid((logits + log u - log(1 - u)) / temperature), same shape.
-    Categorical (Gumbel-softmax; Jang, Gu & Poole, ICLR 2017): noise u (*R, n, *batch, K), Gumbels
-    g = -log(-log u), y = softmax((logits + g) / temperature) over K.
+    Categorical (Gumbel-softmax; Jang, Gu & Poole, ICLR 2017): noise u (*R, n, *batch, K),
+    Gumbels g = -log(-log u), y = softmax((logits + g) / temperature) over K.
     """
-    tiny = np.finfo(np.float64).tiny
-    u = np.clip(noise, tiny, 1.0 - np.finfo(np.float64).epsneg)
-    if isinstance(dist, Bernoulli):
-        return special.expit((dist.logits + np.log(u) - np.log1p(-u)) / temperature)
-    if isinstance(dist, Categorical):
-        return special.softmax((dist.logits - np.log(-np.log(u))) / temperature, axis=-1)
-    raise TypeError(f"concrete_sample needs a Bernoulli or Categorical, got {type(dist).__name__}")
+    _require_relaxation(dist, "concrete_sample")
+    return dist.relaxed_sample(noise, temperature)
+
+
+def _require_relaxation(dist: Distribution, who: str) -> None:
+    if not dist.supports("relaxation"):
+        dist.not_supported(
+            "relaxation", who, "it needs a discrete distribution such as Bernoulli or Categorical"
+        )
 
 
 def _relaxed_parts(problem: Problem, relaxed: Objective | None, who: str) -> tuple[Any, Any]:
     dist = problem.dist
+    _require_relaxation(dist, who)
     if relaxed is not None:
         if relaxed.grad is None:
             raise ValueError(f"{who}: relaxed must be an Objective with grad, got {relaxed!r}")
         return relaxed.value, relaxed.grad
-    if isinstance(dist, Categorical):
+    if not dist.relaxation_in_outcome_space:
         raise TypeError(
-            f"{who} on a Categorical needs f on one-hot vectors: pass relaxed=Objective(value, "
-            "grad) taking (*R, n, *batch, K) arrays (it must equal f at one-hot points)"
+            f"{who} on a {type(dist).__name__} needs f on its relaxed values (one-hot vectors "
+            "for a Categorical): pass relaxed=Objective(value, grad) taking (*R, n, *batch, K) "
+            "arrays (it must equal f at one-hot points)"
         )
-    if not isinstance(dist, Bernoulli):
-        raise TypeError(f"{who} needs a Bernoulli or Categorical, got {type(dist).__name__}")
     return problem.f, problem.evaluate_grad
 
 
-def _softmax_vjp(y: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """h^T d softmax / d logits = y * (h - sum_k y_k h_k), over the last axis."""
-    return y * (h - (y * h).sum(-1, keepdims=True))
+def _relaxed_f(problem: Problem, value: Any, z: np.ndarray) -> np.ndarray:
+    """f at relaxed values z: the problem's f when they are outcomes, else ``value``."""
+    if problem.dist.relaxation_in_outcome_space:
+        return problem.evaluate(z)
+    return np.asarray(value(z), dtype=np.float64)
 
 
 def _check_temperature(temperature: float) -> float:
@@ -94,15 +97,9 @@ def straight_through(relaxed: Objective | None = None) -> BaseEstimator:
         value, grad = _relaxed_parts(problem, relaxed, "straight_through")
         dist = problem.dist
         lead = x.shape[: x.ndim - len(dist.event_shape)]
-        if isinstance(dist, Bernoulli):
-            fx = problem.evaluate(x)
-            sig = dist.probs
-            terms = (np.asarray(grad(x)) * sig * (1 - sig)).reshape(*lead, dist.n_params)
-        else:
-            assert isinstance(dist, Categorical)
-            oh = (x[..., None] == np.arange(dist.n_categories)).astype(np.float64)
-            fx = np.asarray(value(oh), dtype=np.float64)
-            terms = _softmax_vjp(dist.probs, np.asarray(grad(oh))).reshape(*lead, dist.n_params)
+        xe = dist.embed(x)
+        fx = _relaxed_f(problem, value, xe)
+        terms = dist.hard_vjp(np.asarray(grad(xe)))
         return Batch(
             x=x,
             fx=fx,
@@ -146,22 +143,14 @@ def gumbel_softmax(temperature: float = 0.5, relaxed: Objective | None = None) -
         value, grad = _relaxed_parts(problem, relaxed, "gumbel_softmax")
         dist = problem.dist
         lead = (*check_reps(reps), n)
-        if isinstance(dist, Bernoulli):
-            u = rng.random((*lead, *dist.event_shape))
-            z = concrete_sample(dist, u, tau)
-            fx = problem.evaluate(z)
-            terms = np.asarray(grad(z)) * z * (1 - z) / tau
-        else:
-            assert isinstance(dist, Categorical)
-            u = rng.random((*lead, *dist.logits.shape))
-            z = concrete_sample(dist, u, tau)
-            fx = np.asarray(value(z), dtype=np.float64)
-            terms = _softmax_vjp(z, np.asarray(grad(z))) / tau
+        u = rng.random(dist.relaxed_noise_shape(lead))
+        z = dist.relaxed_sample(u, tau)
+        fx = _relaxed_f(problem, value, z)
         return Batch(
             x=z,
             fx=fx,
             score=None,
-            extra=terms.reshape(*lead, dist.n_params),
+            extra=dist.relaxed_vjp(z, np.asarray(grad(z)), tau),
             n_evals=n,
             noise=u,
         )

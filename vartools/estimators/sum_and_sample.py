@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vartools.core.batch import Batch
+from vartools.core.errors import BudgetExceededError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, check_reps, short_repr
 from vartools.estimators.base import BaseEstimator
@@ -187,7 +188,7 @@ def sum_and_sample_moments(
 
     Raises:
         TypeError: if the estimator's base is not sum-and-sample.
-        ValueError: if the enumeration is too large.
+        BudgetExceededError: if the enumeration is too large (a ``NoOracleError``).
     """
     base = estimator.base
     if not isinstance(base, SumAndSample):
@@ -200,7 +201,7 @@ def sum_and_sample_moments(
     if sp.rest_mass > 0:
         m = sp.rest.size
         if float(m) ** n * n * problem.dist.n_params > ORACLE_ELEMENTS:
-            raise ValueError(
+            raise BudgetExceededError(
                 f"enumerating {n} remainder samples of {m} outcomes is too large; use a smaller n"
             )
         joint = np.indices((m,) * n).reshape(n, -1).T  # (m^n, n)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from vartools.core.errors import NoOracleError
 from vartools.core.problem import Problem
 from vartools.core.rng import generator, seed_node
 from vartools.estimators.composed import Estimator
@@ -66,14 +67,14 @@ def _truth(problem: Problem) -> np.ndarray | None:
         return None
     try:
         return exact_mod.exact_gradient(problem)
-    except (ValueError, TypeError):
+    except NoOracleError:
         return None
 
 
 def _exact_variance(problem: Problem, est: Estimator, n: int, state: Any) -> np.ndarray:
     try:
         return exact_mod.exact_moments(problem, est, n, state=state)[1]
-    except (ValueError, TypeError):
+    except NoOracleError:
         return np.full(problem.dist.n_params, np.nan)
 
 
@@ -121,7 +122,7 @@ def _loss(exp: Experiment, problem: Problem, seed: int, step: int) -> tuple[floa
     if problem.dist.enumerable or exact_mod.has_oracle(problem):
         try:
             return float(exact_mod.exact_expectation(problem)), True
-        except (ValueError, TypeError):
+        except NoOracleError:
             pass
     rng = generator(seed, problem.name, "loss", step)
     x = problem.dist.sample(traj.loss_samples, rng=rng)

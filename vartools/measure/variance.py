@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vartools.core.errors import NoOracleError
 from vartools.core.problem import Problem
 from vartools.core.rng import generator, resolve_seed
 from vartools.core.validation import as_finite_array, check_positive_int, short_repr
@@ -137,7 +138,7 @@ def run_block(
 def _exact_or_nan(problem: Problem, est: Estimator, n: int, state: Any, p: int) -> np.ndarray:
     try:
         return exact_mod.exact_moments(problem, est, n, state=state)[1]
-    except (ValueError, TypeError):
+    except NoOracleError:
         return np.full(p, np.nan)
 
 
@@ -368,7 +369,7 @@ def _resolve_truth(problem: Problem, truth: Any) -> np.ndarray | None:
             return None
         try:
             return exact_mod.exact_gradient(problem)
-        except ValueError:  # support too large to enumerate
+        except NoOracleError:  # e.g. support too large to enumerate
             return None
     t = as_finite_array(truth, "truth")
     if t.shape != (problem.dist.n_params,):

@@ -9,7 +9,9 @@ These are library code used by tests, measurements and experiments alike:
   n-sample estimate: by enumerating the n-sample joint support (any stateless or
   frozen-state estimator whose terms depend on the outcomes only, within a
   budget), or, for a one-dimensional Normal, by quadrature over the whole real
-  line for per-sample estimators (variance / n) and the RLOO U-statistic formula;
+  line for per-sample estimators (variance / n), or by the oracle attached to the
+  base estimator or registered for the control variate (``vartools.oracles.registry``:
+  the RLOO U-statistic formula for ``loo_baseline``);
 - ``sf_moments(problem)``: g, M2 = E[f^2 s^2], M1 = E[f s^2], M0 = E[s^2],
   E[f], E[f^2] (REFERENCES.md), from which the closed forms follow
   (``baseline_variance``, ``optimal_baseline_variance``, ``rloo_variance``).
@@ -17,6 +19,11 @@ These are library code used by tests, measurements and experiments alike:
 Quadrature integrates over the standard-normal noise e on (-inf, inf) with
 ``scipy.integrate.cubature`` (vectorised, adaptive, infinite limits), so it stays
 accurate for Gaussians far from the origin, unlike a truncated interval.
+
+Where no oracle applies (or an enumeration would exceed its budget) these functions
+raise ``vartools.core.errors.NoOracleError`` (``BudgetExceededError``), and only then;
+dispatch reads capabilities (``dist.supports``), flags (``Sampler.iid``,
+``ControlVariate.per_sample``) and attached oracles, never names.
 
 Example:
     >>> from vartools.catalogue.settings import make_problem
@@ -33,10 +40,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import integrate
 
+from vartools.control_variates.baselines import loo_baseline
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
+from vartools.core.errors import BudgetExceededError, NoOracleError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int
-from vartools.distributions.normal import Normal
+from vartools.oracles.registry import cv_oracle, register_cv_oracle
 
 if TYPE_CHECKING:
     from vartools.estimators.composed import Estimator
@@ -58,17 +67,18 @@ __all__ = [
 ELEMENT_BUDGET = 50_000_000
 
 
-def _is_1d_normal(problem: Problem) -> bool:
-    return isinstance(problem.dist, Normal) and problem.dist.event_shape in ((), (1,))
+def _quadrature_ok(problem: Problem) -> bool:
+    """One coordinate of standard-normal noise (the ``quadrature`` capability)."""
+    return problem.dist.supports("quadrature")
 
 
 def has_oracle(problem: Problem) -> bool:
-    """Whether ``exact_gradient`` applies: enumerable, or a one-dimensional Normal."""
-    return problem.dist.enumerable or _is_1d_normal(problem)
+    """Whether ``exact_gradient`` applies: enumerable, or quadrature-capable (1-d Normal)."""
+    return problem.dist.enumerable or _quadrature_ok(problem)
 
 
-def _no_oracle(problem: Problem) -> ValueError:
-    return ValueError(
+def _no_oracle(problem: Problem) -> NoOracleError:
+    return NoOracleError(
         f"problem {problem.name!r} has no exact oracle: enumeration needs a discrete "
         "distribution and quadrature a one-dimensional Normal; measure it by Monte Carlo"
     )
@@ -86,7 +96,7 @@ def quadrature(problem: Problem, integrand: Any, *, rtol: float = 1e-11, atol: f
     Returns:
         The k integrals, shape (k,).
     """
-    if not _is_1d_normal(problem):
+    if not _quadrature_ok(problem):
         raise _no_oracle(problem)
     dist = problem.dist
     ev = dist.event_shape
@@ -113,7 +123,7 @@ def _joint(problem: Problem, n: int, budget: int) -> tuple[np.ndarray, np.ndarra
     m = len(outcomes)
     count = float(m) ** n
     if count > budget:
-        raise ValueError(
+        raise BudgetExceededError(
             f"enumerating {n} samples of problem {problem.name!r} needs {m}^{n} = {count:.3g} "
             f"joint outcomes, more than budget={budget}; use a smaller n or a larger budget"
         )
@@ -126,7 +136,7 @@ def exact_expectation(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) ->
     if problem.dist.enumerable:
         x, w = problem.dist.support(budget)
         return float(w @ problem.evaluate(x[:, None])[:, 0])
-    if _is_1d_normal(problem):
+    if _quadrature_ok(problem):
         return float(quadrature(problem, lambda x, e: problem.evaluate(x))[0])
     raise _no_oracle(problem)
 
@@ -164,7 +174,7 @@ def sf_moments(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> SFMome
     if problem.dist.enumerable:
         x, w = problem.dist.support(budget)
         v = w @ integrand(x[:, None])
-    elif _is_1d_normal(problem):
+    elif _quadrature_ok(problem):
         v = quadrature(problem, lambda x, e: integrand(x))
     else:
         raise _no_oracle(problem)
@@ -219,41 +229,33 @@ def exact_moments(
         state: the control-variate state (default: the initial state).
         budget: largest number of joint outcomes to enumerate.
 
+    Dispatch, by capability and by the oracles attached to the objects (never by
+    names): the base estimator's own ``oracle`` (sum-and-sample, ARM/DisARM,
+    measure-valued); else enumeration of the n-sample joint for an enumerable
+    distribution with the iid sampler; else quadrature for a distribution with the
+    ``quadrature`` capability when the chain is per-sample; else the oracle registered
+    for the control variate's factory (``vartools.oracles.registry``; the RLOO closed
+    form for ``loo_baseline`` after ``score_function``).
+
     Raises:
-        ValueError: when no oracle applies (continuous problem of dimension > 1, an
-            estimator with its own randomness, a non-per-sample chain on a Normal other
-            than plain RLOO) or the enumeration exceeds the budget.
-        TypeError: if n is not an integer.
+        NoOracleError: when no oracle applies (continuous problem of dimension > 1, an
+            estimator with its own randomness or dependent samples, a coupled chain on a
+            Normal without a registered oracle); ``BudgetExceededError`` (a subclass)
+            when the enumeration exceeds the budget. Both are ``ValueError`` too.
+        TypeError: if n is not an integer. Any other exception is a bug (in f, the
+            estimator or the oracle) and propagates.
     """
     n = check_positive_int(n, "n")
-    if estimator.base.oracle is not None:  # the catalogue's own exact oracles
+    if estimator.base.oracle is not None:  # the base estimator's own exact oracle
         return estimator.base.oracle(problem, estimator, n, state)
     if problem.dist.enumerable:
-        if estimator.sampler.name != "iid":  # the joint enumeration assumes iid samples
-            raise ValueError(
-                f"estimator {estimator.name!r} draws dependent samples (sampler "
-                f"{estimator.sampler.name!r}); enumeration of iid samples does not give its "
-                "variance; measure it by Monte Carlo"
+        return _enumerate(problem, estimator, n, state, budget)
+    if _quadrature_ok(problem) and estimator.cv.per_sample:
+        if estimator.base.draw is not None or not estimator.sampler.iid:
+            raise NoOracleError(
+                f"estimator {estimator.name!r} has no quadrature oracle (it draws its own or "
+                "dependent randomness); measure it by Monte Carlo"
             )
-        p = problem.dist.n_params
-        outcomes, _ = problem.dist.support(budget)
-        if float(len(outcomes)) ** n * n * p > ELEMENT_BUDGET:
-            raise ValueError(
-                f"enumerating {n} samples of problem {problem.name!r} would hold more than "
-                f"{ELEMENT_BUDGET:.0e} numbers; use a smaller n"
-            )
-        x, w = _joint(problem, n, budget)
-        est = estimator.from_samples(problem, x, state).estimate
-        mean = w @ est
-        return mean, w @ (est - mean) ** 2
-    if not _is_1d_normal(problem):
-        raise _no_oracle(problem)
-    if estimator.base.draw is not None or estimator.sampler.name != "iid":
-        raise ValueError(
-            f"estimator {estimator.name!r} has no quadrature oracle (it draws its own or "
-            "dependent randomness)"
-        )
-    if estimator.cv.per_sample:
 
         def integrand(x: np.ndarray, e: np.ndarray) -> np.ndarray:
             t = estimator.from_noise(problem, e, state).terms[:, 0, :]
@@ -263,10 +265,62 @@ def exact_moments(
         p = problem.dist.n_params
         mean = v[:p]
         return mean, (v[p:] - mean**2) / n
-    if estimator.base.name == "sf" and estimator.cv.name == "loo":
-        m = sf_moments(problem)
-        return m.g, rloo_variance(m, n)
-    raise ValueError(
+    oracle = cv_oracle(estimator.cv)
+    if oracle is not None:
+        return oracle(problem, estimator, n, state)
+    if not _quadrature_ok(problem):
+        raise _no_oracle(problem)
+    raise NoOracleError(
         f"estimator {estimator.name!r} couples its samples; its exact variance on a Normal is "
-        "known only for plain RLOO (sf+loo)"
+        "known only for plain RLOO (score_function + loo_baseline)"
     )
+
+
+def _enumerate(
+    problem: Problem, estimator: Estimator, n: int, state: Any, budget: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact moments by enumerating the n-sample joint support (iid samples)."""
+    if not estimator.sampler.iid:  # the joint enumeration assumes iid samples
+        raise NoOracleError(
+            f"estimator {estimator.name!r} draws dependent samples (sampler "
+            f"{estimator.sampler.name!r}); enumeration of iid samples does not give its "
+            "variance; measure it by Monte Carlo"
+        )
+    if estimator.base.from_samples is None:
+        raise NoOracleError(
+            f"estimator {estimator.name!r} does not depend on the outcomes alone (it draws "
+            "its own randomness) and cannot be enumerated; measure it by Monte Carlo"
+        )
+    p = problem.dist.n_params
+    outcomes, _ = problem.dist.support(budget)
+    if float(len(outcomes)) ** n * n * p > ELEMENT_BUDGET:
+        raise BudgetExceededError(
+            f"enumerating {n} samples of problem {problem.name!r} would hold more than "
+            f"{ELEMENT_BUDGET:.0e} numbers; use a smaller n"
+        )
+    x, w = _joint(problem, n, budget)
+    est = estimator.from_samples(problem, x, state).estimate
+    mean = w @ est
+    return mean, w @ (est - mean) ** 2
+
+
+def _rloo_oracle(
+    problem: Problem, estimator: Estimator, n: int, state: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The RLOO closed form (``rloo_variance``) for score_function + loo_baseline, iid."""
+    if (
+        not estimator.base.sf_terms
+        or estimator.base.draw is not None
+        or not estimator.sampler.iid
+        or not has_oracle(problem)
+    ):
+        raise NoOracleError(
+            f"the RLOO closed form needs score_function (terms f s) with iid samples on a "
+            f"problem with an exact oracle; estimator {estimator.name!r} on problem "
+            f"{problem.name!r} does not qualify; measure it by Monte Carlo"
+        )
+    m = sf_moments(problem)
+    return m.g, rloo_variance(m, n)
+
+
+register_cv_oracle(loo_baseline, _rloo_oracle)

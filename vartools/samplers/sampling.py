@@ -43,7 +43,6 @@ from scipy.stats import qmc
 
 from vartools.core.distribution import Distribution
 from vartools.core.validation import check_positive_int, check_reps
-from vartools.distributions.normal import Normal
 
 __all__ = ["Sampler", "antithetic", "iid", "sobol", "stratified"]
 
@@ -58,6 +57,12 @@ class Sampler:
         independent: whether the n samples of one replicate are independent.
         unbiased: whether each sample is marginally distributed as the target.
         min_n: smallest n it supports (antithetic pairs need an even n >= 2).
+        iid: True only for plain i.i.d. sampling of the distribution's own noise
+            (``dist.sample_noise``): the n samples are i.i.d. draws of p (exact
+            enumeration and quadrature apply), replicates drawn in chunks equal one
+            large draw, the float32 mode may draw float32 noise directly, base
+            estimators that draw in their own way may stand in for it, and estimator
+            names omit it. Dispatch reads this flag, never ``name``.
     """
 
     name: str
@@ -65,6 +70,7 @@ class Sampler:
     independent: bool = True
     unbiased: bool = True
     min_n: int = 1
+    iid: bool = False
 
     def draw(
         self, dist: Distribution, n: int, *, rng: np.random.Generator, reps: Any = ()
@@ -79,7 +85,7 @@ def _iid_draw(dist: Distribution, n: int, rng: np.random.Generator, reps: Any) -
 
 def iid() -> Sampler:
     """Independent, identically distributed draws (plain Monte Carlo)."""
-    return Sampler("iid", _iid_draw)
+    return Sampler("iid", _iid_draw, iid=True)
 
 
 def _shape(dist: Distribution, n: int, reps: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -95,24 +101,22 @@ def _antithetic_draw(dist: Distribution, n: int, rng: np.random.Generator, reps:
         )
     reps_t, half = _shape(dist, n // 2, reps)
     axis = len(reps_t)
-    u = rng.random(half)
-    if isinstance(dist, Normal):  # exact reflection about the mean: e and -e
-        e = dist.noise_from_uniform(u)
-        return np.concatenate([e, -e], axis=axis)
-    return dist.noise_from_uniform(np.concatenate([u, 1.0 - u], axis=axis))
+    # u and 1 - u through the inverse CDF, or the distribution's exact reflection
+    return dist.antithetic_noise(rng.random(half), axis)
 
 
 def antithetic() -> Sampler:
     """Antithetic pairs: samples i and i + n/2 share one uniform u, used as u and 1 - u.
 
-    For a Normal the pair is the reflection about the mean, e and -e (x = loc + scale e
-    and loc - scale e); for the discrete distributions it is the inverse CDF of u and
-    of 1 - u (for a Bernoulli: 1[u > 1 - sigmoid(logits)] and 1[u < sigmoid(logits)],
-    the ARM pair of Yin & Zhou 2019, eq. 5). Each sample is marginally exact, so the
-    estimate stays unbiased; it helps when the per-sample terms are monotone in u
-    (Owen 2013, "Monte Carlo theory, methods and examples", sec. 8.2) and can hurt
-    otherwise (e.g. for the terms of an even function of e). n must be even; no extra
-    evaluations of f (the n samples are the n evaluations). Sets ``independent=False``.
+    The noise is ``dist.antithetic_noise(u)``: for a Normal the pair is the reflection
+    about the mean, e and -e (x = loc + scale e and loc - scale e); for the discrete
+    distributions it is the inverse CDF of u and of 1 - u (for a Bernoulli:
+    1[u > 1 - sigmoid(logits)] and 1[u < sigmoid(logits)], the ARM pair of Yin & Zhou
+    2019, eq. 5). Each sample is marginally exact, so the estimate stays unbiased; it
+    helps when the per-sample terms are monotone in u (Owen 2013, "Monte Carlo theory,
+    methods and examples", sec. 8.2) and can hurt otherwise (e.g. for the terms of an
+    even function of e). n must be even; no extra evaluations of f (the n samples are
+    the n evaluations). Sets ``independent=False``.
 
     Example:
         >>> import numpy as np

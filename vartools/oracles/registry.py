@@ -1,0 +1,50 @@
+"""Exact-variance oracles registered per control variate, keyed by its factory's identity.
+
+A control variate built by a factory (``loo_baseline()``) records that factory in
+``ControlVariate.factory``; ``register_cv_oracle(factory, oracle)`` attaches an oracle
+to every control variate that factory builds, whatever it is named. A hand-built
+``ControlVariate`` (``factory=None``) that borrows a name such as ``"loo"`` gets no
+oracle: dispatch never reads names (DESIGN.md, "Package layout"). Base estimators
+carry their own oracle in ``BaseEstimator.oracle``.
+
+An oracle is ``(problem, estimator, n, state) -> (mean (p,), variance (p,))`` and
+raises ``vartools.core.errors.NoOracleError`` where it does not apply, and nothing
+else (any other exception is a bug and propagates to the caller).
+
+Example:
+    >>> from vartools.control_variates.baselines import loo_baseline
+    >>> from vartools.oracles.exact import exact_moments  # registers the RLOO oracle
+    >>> cv_oracle(loo_baseline()) is not None
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from vartools.core.control_variate import ControlVariate
+
+__all__ = ["OracleFn", "cv_oracle", "register_cv_oracle"]
+
+#: (problem, estimator, n, state) -> exact (mean, variance), each (p,).
+OracleFn = Callable[[Any, Any, int, Any], tuple[np.ndarray, np.ndarray]]
+
+_CV_ORACLES: dict[Callable[..., ControlVariate], OracleFn] = {}
+
+
+def register_cv_oracle(factory: Callable[..., ControlVariate], oracle: OracleFn) -> None:
+    """Attach ``oracle`` to every control variate whose ``factory`` is this very function."""
+    if not callable(factory) or not callable(oracle):
+        raise TypeError(
+            f"factory and oracle must be callables (e.g. loo_baseline and a function "
+            f"(problem, estimator, n, state) -> (mean, variance)), got {factory!r} and {oracle!r}"
+        )
+    _CV_ORACLES[factory] = oracle
+
+
+def cv_oracle(cv: ControlVariate) -> OracleFn | None:
+    """The oracle registered for ``cv``'s factory, or None (always None for hand-built ones)."""
+    return None if cv.factory is None else _CV_ORACLES.get(cv.factory)
