@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from vartools.core.control_variate import require_score
+from vartools.core.problem import call_on_read_only
 from vartools.core.validation import as_finite_array, short_repr
 from vartools.distributions.normal import Normal
 
@@ -96,7 +97,8 @@ def function_features(fn: Callable[[np.ndarray], Any], mean: Any, name: str = "h
     """Control variates h(x) of the samples with a known mean, shared by every coordinate.
 
     Args:
-        fn: x (*R, n, *event) -> (*R, n) or (*R, n, k).
+        fn: x (*R, n, *event) -> (*R, n) or (*R, n, k); x is read-only (fn must not
+            write into the samples).
         mean: E[h(x)] under the problem's distribution, a scalar or shape (k,).
         name: label.
 
@@ -117,7 +119,8 @@ def function_features(fn: Callable[[np.ndarray], Any], mean: Any, name: str = "h
     k = 1 if mean_arr.ndim == 0 else mean_arr.shape[0]
 
     def features(batch: Batch, problem: Problem) -> FeatureValues:
-        h = np.asarray(fn(batch.x), dtype=np.float64)
+        h_raw = call_on_read_only(fn, batch.x, f"function control variate {name!r}", "x")
+        h = np.asarray(h_raw, dtype=np.float64)
         lead = batch.fx.shape
         if h.shape == lead:
             h = h[..., None]
