@@ -279,3 +279,71 @@ def test_item9_result_files_respect_the_umask(tmp_path, monkeypatch):
         assert stat.S_IMODE((tmp_path / "meta.json").stat().st_mode) == 0o644
     finally:
         os.umask(old)
+
+
+# -------------------------------------------------------- item 15: smaller gaps
+
+
+def test_item15_delta_expansion_value_and_expectation_are_public():
+    from vartools.control_variates.delta import delta_expansion
+
+    w = np.array([0.5, 2.0])
+    f = Objective(lambda x: np.exp(x @ w), lambda x: np.exp(x @ w)[..., None] * w)
+    prob = vt.Problem("exp", vt.Normal(np.array([0.1, -0.3]), np.array([0.4, 0.2])), f)
+    for kw, full in (({}, False), ({"hessian": "fd"}, True)):
+        t = delta_expansion(prob, **kw)
+        assert t.full is full
+        x = prob.dist.loc[None, None]
+        assert t.value(x)[0, 0] == pytest.approx(float(f(x)[0, 0]), rel=1e-14)  # f~(mu) = f(mu)
+        f0 = float(f(x)[0, 0])
+        h_diag = w**2 * float(f(x)[0, 0])  # the exact Hessian's diagonal
+        sd2 = prob.dist.scale**2
+        assert t.expectation() == pytest.approx(f0 + 0.5 * float((h_diag * sd2).sum()), rel=1e-6)
+        g = t.grad_expectation()
+        np.testing.assert_allclose(g[:2], w * f0, rtol=1e-12)
+        np.testing.assert_allclose(g[2:], h_diag * prob.dist.scale, rtol=1e-6)
+
+
+def test_item15_delta_method_coef_and_fixed_source():
+    prob = _normal_problem(
+        lambda x: np.sin(x.sum(-1)), lambda x: np.cos(x.sum(-1))[..., None] + 0 * x
+    )
+    for cv in (vt.delta_method(2, "fixed"), vt.delta_method(2, "fixed", coef=1.0)):
+        assert cv.name == "cv[delta2](fixed)"
+        est = vt.make_estimator(vt.score_function, cv)
+        b, _ = est.batch(prob, 4, rng=np.random.default_rng(0), reps=(3,))
+        np.testing.assert_array_equal(b.info["coef:cv[delta2](fixed)"], np.ones(4))
+    half = vt.make_estimator(vt.score_function, vt.delta_method(2, "fixed", coef=0.5))
+    b, _ = half.batch(prob, 4, rng=np.random.default_rng(0), reps=(3,))
+    np.testing.assert_array_equal(b.info["coef:cv[delta2](fixed)"], np.full(4, 0.5))
+    with pytest.raises(ValueError, match="coef is only used with source='fixed'"):
+        vt.delta_method(2, "running", coef=1.0)
+    with pytest.raises(ValueError, match="hessian= and hvp= need order=2"):
+        vt.delta_method(1, hessian="fd")
+    with pytest.raises(ValueError, match="not both"):
+        vt.delta_method(2, hessian="fd", hvp=lambda x, v: v)
+
+
+def test_item15_ema_baseline_schedules():
+    prob = vt.Problem("b", vt.Bernoulli(np.array([0.0])), lambda b: 3.0 + b[..., 0])
+    batch = vt.score_function.from_samples(prob, np.ones((1, 4, 1)))
+
+    def run(cv, steps=3):
+        state, seen = cv.init(prob), []
+        for _ in range(steps):
+            out, state = cv.apply(batch, state, prob)
+            seen.append(out.info["baseline"])
+        return seen, state
+
+    # f = 4 on every sample: debiased EMAs are exactly 4 from the second batch on
+    seen, _ = run(vt.ema_baseline(0.9))
+    assert seen == [0.0, pytest.approx(4.0), pytest.approx(4.0)]
+    seen, state = run(vt.ema_baseline(0.9, ramp=True))
+    assert seen == [0.0, pytest.approx(4.0), pytest.approx(4.0)]
+    assert state[2] == pytest.approx(0.1 * (2 / 11) * (3 / 12))  # prod of min(0.9, (1+t)/(10+t))
+    raw, _ = run(vt.ema_baseline(0.9, debias=False))
+    assert raw == [0.0, pytest.approx(0.4), pytest.approx(0.76)]
+    raw_ramp, _ = run(vt.ema_baseline(0.9, ramp=True, debias=False))
+    assert raw_ramp == [0.0, pytest.approx(3.6), pytest.approx(4.0 - 0.4 * 2 / 11)]
+    with pytest.raises(TypeError, match="ramp must be True or False"):
+        vt.ema_baseline(0.9, ramp=1)
