@@ -7,6 +7,7 @@ Each test names the issue item it keeps fixed. The numerical ones are exact
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -347,3 +348,32 @@ def test_item15_ema_baseline_schedules():
     assert raw_ramp == [0.0, pytest.approx(3.6), pytest.approx(4.0 - 0.4 * 2 / 11)]
     with pytest.raises(TypeError, match="ramp must be True or False"):
         vt.ema_baseline(0.9, ramp=1)
+
+
+# ------------------------------------------------ item 12: the paper's Makefile
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="GNU make is not installed")
+def test_item12_paper_makefile_uses_the_active_virtual_environment(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHON"}
+    env["VIRTUAL_ENV"] = str(venv)
+    out = subprocess.run(
+        ["make", "-n", "-B", "-C", str(ROOT / "paper"), "assets"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert f"{venv}/bin/python fig_" in out
+    env["PYTHON"] = "/opt/py/bin/python"  # an explicit choice wins
+    out = subprocess.run(
+        ["make", "-n", "-B", "-C", str(ROOT / "paper"), "assets"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "/opt/py/bin/python fig_" in out
