@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from vartools.core.problem import read_only
 from vartools.core.validation import short_repr
 from vartools.distributions.normal import Normal
 
@@ -148,7 +149,7 @@ def delta_expansion(
     """
     _check_delta_args(order, hess_diag, hessian, hvp, fd_step)
     dist = _require_normal_dist(problem)
-    mu = dist.loc[None, None]  # (1, 1, *event)
+    mu = read_only(dist.loc[None, None])  # (1, 1, *event); user functions must not write it
     f0 = float(problem.evaluate(mu)[0, 0])
     a = problem.evaluate_grad(mu)[0, 0]
     evals = 1
