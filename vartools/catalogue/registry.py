@@ -35,7 +35,7 @@ from vartools.core.validation import nearest_name
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
-from vartools.estimators.measure_valued import measure_valued
+from vartools.estimators.measure_valued import measure_valued, measure_valued_uncoupled
 from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
 from vartools.estimators.relaxations import straight_through
 from vartools.estimators.sum_and_sample import sum_and_sample
@@ -60,6 +60,7 @@ BASES: dict[str, Callable[[], BaseEstimator]] = {
     "arm": lambda: arm,
     "disarm": lambda: disarm,
     "mvd": lambda: measure_valued,
+    "mvd_uncoupled": lambda: measure_valued_uncoupled,
     "st": straight_through,
 }
 

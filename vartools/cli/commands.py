@@ -7,8 +7,9 @@ and returns the exit status.
 from __future__ import annotations
 
 import argparse
-import ast
+import shutil
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vartools.cli.params import setting_kwargs
 from vartools.cli.table import format_table
 from vartools.harness.storage import default_results_root
 
@@ -31,23 +33,6 @@ __all__ = [
 ]
 
 DEMO_COORDS = ("logits[0]", "logits[100]", "logits[199]")
-
-
-def _parse_value(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def _parse_params(items: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--param must look like NAME=VALUE (e.g. eta=-4), got {item!r}")
-        out[key.strip()] = _parse_value(value.strip())
-    return out
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -74,11 +59,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wrapped(head: str, text: str, width: int, indent: str) -> str:
+    """``head + text`` wrapped at word boundaries to ``width``, never cut mid-word."""
+    lines = textwrap.wrap(
+        " ".join(str(text).split()),
+        width=width,
+        initial_indent=head,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(lines) if lines else head.rstrip()
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """List experiments, settings, estimators and reducers."""
     import inspect
 
-    from vartools.catalogue.registry import BASES, ESTIMATORS, REDUCERS
+    from vartools.catalogue.registry import BASES, ESTIMATORS, REDUCERS, SAMPLERS
     from vartools.catalogue.settings import SETTINGS
     from vartools.harness.loading import default_experiments_dir, discover
 
@@ -89,17 +87,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"  {exc}")
         found, errors = {}, {}
+    width = max(60, min(shutil.get_terminal_size((100, 24)).columns, 120))
+    indent = " " * 38
     for name, exp in found.items():
-        print(f"  {name:<24} {exp.kind:<10} {exp.summary_line[:90]}")
+        print(_wrapped(f"  {name:<24} {exp.kind:<10} ", exp.summary_line, width, indent))
     for name, err in errors.items():
-        print(f"  {name:<24} BROKEN     {err[:90]}")
+        print(_wrapped(f"  {name:<24} {'BROKEN':<10} ", err, width, indent))
     print("\nsettings (vartools compare --problem NAME --param KEY=VALUE):")
     for name, factory in SETTINGS.items():
-        print(f"  {name:<24} {inspect.signature(factory)}")
-    print("\nestimators (also base+reducer+..., e.g. sf+const+loo):")
-    print("  " + ", ".join(sorted(ESTIMATORS)))
-    print("\nbase estimators: " + ", ".join(sorted(BASES)))
-    print("reducers: " + ", ".join(sorted(REDUCERS)))
+        sig = inspect.signature(factory).replace(return_annotation=inspect.Signature.empty)
+        print(f"  {name:<24} {sig}")
+    print("\nestimators (also base+reducer+...[@sampler], e.g. sf+const+loo, sf+optbase@sobol):")
+    print(_wrapped("  ", ", ".join(sorted(ESTIMATORS)), width, "  "))
+    bases = [*sorted(BASES), "sas<k> (sum-and-sample, k summed outcomes, e.g. sas3)"]
+    print(_wrapped("\nbase estimators: ", ", ".join(bases), width, "  "))
+    print(_wrapped("reducers: ", ", ".join(sorted(REDUCERS)), width, "  "))
+    print(_wrapped("samplers (after @): ", ", ".join(sorted(SAMPLERS)), width, "  "))
     return 1 if errors and args.strict else 0
 
 
@@ -227,10 +230,10 @@ def _equal_eval_table(prob: Any, ests: list[Any], budgets: list[int], args: Any)
 def cmd_compare(args: argparse.Namespace) -> int:
     """An ad-hoc comparison table."""
     from vartools.catalogue.registry import get_estimator
-    from vartools.catalogue.settings import make_problem
+    from vartools.catalogue.settings import SETTINGS, make_problem
     from vartools.measure.variance import measure_variance
 
-    params = _parse_params(args.param)
+    params = setting_kwargs(args.problem, args.param, SETTINGS)
     prob = make_problem(args.problem, **params)
     ests = [get_estimator(name) for name in args.estimators]
     names = list(prob.dist.param_names)
@@ -253,7 +256,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         print(format_table(table, coords))
     if args.csv:
-        table.to_csv(args.csv, index=False)
+        try:
+            table.to_csv(args.csv, index=False)
+        except OSError as exc:
+            raise OSError(
+                f"--csv {args.csv}: cannot write the table ({exc.strerror or exc}); pass a "
+                "path in a writable directory"
+            ) from exc
         print(f"\nfull table written to {args.csv}")
     return 0
 
@@ -292,6 +301,15 @@ def cmd_plot(args: argparse.Namespace) -> int:
             files = _plot_one(name, args)
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as exc:  # e.g. a read-only results directory
+            where = exc.filename or args.out or default_results_root(args.scale)
+            print(
+                f"error: cannot write the figures of {name!r} to {where} "
+                f"({exc.strerror or exc}); make it writable or pass --out DIR",
+                file=sys.stderr,
+            )
             failed += 1
             continue
         for f in files:

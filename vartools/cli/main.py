@@ -5,21 +5,23 @@ Examples::
     vartools --version
     vartools demo                                   # SF vs SF+RLOO on bern200
     vartools list                                   # experiments, settings, estimators
-    vartools run demo_liu --scale quick             # writes results/demo_liu/
+    vartools run demo_liu --scale quick             # writes results/quick/demo_liu/
     vartools run demo_liu demo_rebar --executor processes --workers 2
     vartools run demo_liu --executor dask --scheduler tcp://10.0.0.5:8786
     vartools compare --problem liu_toy --param eta=-4 --estimators sf sf+loo --n 4 --reps 2000
     vartools compare --problem liu_toy --estimators sf sf+loo --n 8 --equal-evals
-    vartools plot demo_liu                          # results/demo_liu/figures/*.png, *.pdf
+    vartools plot demo_liu                          # results/quick/demo_liu/figures/*.png, *.pdf
     vartools reproduce --scale quick                # every experiment, then every figure
 
 Exit status: 0 on success, 1 on a failed experiment or a bad name, 2 on a usage error,
-130 when interrupted (finished cells are kept; rerun the same command to resume).
+130 when interrupted (finished cells are kept; rerun the same command to resume), 141
+when the reader of the output went away (``vartools compare ... | head``): quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -32,6 +34,7 @@ from vartools.cli.commands import (
     cmd_reproduce,
     cmd_run,
 )
+from vartools.cli.params import at_least
 from vartools.cli.table import format_table
 
 __all__ = ["build_parser", "format_table", "main"]
@@ -46,7 +49,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--seed",
-        type=int,
+        type=at_least(0),
         default=None,
         help="root seed of the seed tree (default: each experiment's own)",
     )
@@ -58,7 +61,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=at_least(1),
         default=None,
         help="worker processes for processes/dask (default: the CPU count)",
     )
@@ -83,7 +86,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--max-cells",
-        type=int,
+        type=at_least(0),
         default=None,
         metavar="K",
         help="compute at most K new cells per experiment, then stop (resume later)",
@@ -136,9 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run experiments by name",
         formatter_class=fmt,
         description="Run experiments; results go to OUT/<name>/ (summary.csv, "
-        "training.csv, meta.json). Finished cells are cached: an interrupted run "
+        "training.csv, meta.json), OUT being results/quick for the quick scale (the "
+        "default) and results for the full scale. Finished cells are cached: an interrupted run "
         "resumes where it stopped.",
-        epilog="examples:\n  vartools run demo_liu\n"
+        epilog="examples:\n  vartools run demo_liu          # writes results/quick/demo_liu/\n"
         "  vartools run demo_liu demo_rebar --scale full --executor processes "
         "--workers 2\n  vartools run demo_liu --executor dask --scheduler "
         "tcp://127.0.0.1:8786",
@@ -175,13 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--n",
         nargs="+",
-        type=int,
+        type=at_least(1),
         default=[4],
         metavar="N",
         help="samples per estimate (with --equal-evals: f-evaluation budgets)",
     )
-    p.add_argument("--reps", type=int, default=2000, help="replicate estimates (default 2000)")
-    p.add_argument("--seed", type=int, default=0, help="root seed (default 0)")
+    p.add_argument(
+        "--reps", type=at_least(2), default=2000, help="replicate estimates (default 2000)"
+    )
+    p.add_argument("--seed", type=at_least(0), default=0, help="root seed (default 0)")
     p.add_argument(
         "--equal-evals",
         action="store_true",
@@ -189,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--coords",
-        type=int,
+        type=at_least(-1),
         default=3,
         help="parameter coordinates to show besides the aggregates (-1: all)",
     )
@@ -246,9 +252,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as exc:
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except (ValueError, TypeError, OSError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe (``| head``): send what is left of stdout to /dev/null.
+
+    Python flushes stdout at exit; without this the flush raises BrokenPipeError again
+    and prints a traceback (Python docs, "Note on SIGPIPE").
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+        pass
 
 
 if __name__ == "__main__":

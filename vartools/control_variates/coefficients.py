@@ -367,25 +367,37 @@ def delta_method(
     *,
     pooling: str = "coordinate",
     hess_diag: Callable[[np.ndarray], Any] | str = "fd",
+    hessian: Callable[[np.ndarray], Any] | str | None = None,
+    hvp: Callable[[np.ndarray, np.ndarray], Any] | None = None,
     decay: float = 0.9,
+    coef: Any = None,
     name: str | None = None,
 ) -> ControlVariate:
     """Delta-method control variate (Paisley et al. 2012) with an optimal coefficient.
 
-    ``optimal_cv(delta_features(order, hess_diag=...), source=..., pooling=...)``; see
-    ``delta_features`` for the formula and its closed-form mean. Normal problems
-    only; works on score-function, pathwise and measure-valued batches. Unbiased except with
+    ``optimal_cv(delta_features(order, hess_diag=..., hessian=..., hvp=...), source=...,
+    pooling=..., coef=...)``; see ``delta_features`` for the formula and its closed-form
+    mean (and ``delta_expansion`` for f~ itself). ``hessian=`` or ``hvp=`` use the full
+    Hessian instead of its diagonal. ``source="fixed"`` takes ``coef`` (default 1.0: the
+    classical delta method, terms minus (h - E[h]) itself, which removes all the
+    variance when f~ = f). Normal problems only; works on score-function and pathwise
+    batches, and on coupled measure-valued ones with the diagonal. Unbiased except with
     ``source="batch"``. Cost: 1 evaluation of f and grad f at the mean, plus 2 d
-    gradient evaluations for the finite-difference Hessian diagonal (order 2).
+    gradient evaluations for a finite-difference Hessian (order 2).
 
     Example:
         >>> delta_method(1, "running", pooling="block").name
         'cv[delta1](run0.9,block)'
+        >>> delta_method(2, "fixed").name, delta_method(2, "fixed", coef=0.5).name
+        ('cv[delta2](fixed)', 'cv[delta2](fixed)')
     """
+    if source == "fixed" and coef is None:
+        coef = 1.0  # documented: the classical delta method
     return optimal_cv(
-        delta_features(order, hess_diag=hess_diag),
+        delta_features(order, hess_diag=hess_diag, hessian=hessian, hvp=hvp),
         source=source,
         pooling=pooling,
         decay=decay,
+        coef=coef,
         name=name,
     )

@@ -3,7 +3,8 @@
 A ``Features`` maps a batch to per-sample values h (*R, n, p, k) with their exact
 expectation E[h] (p, k): the score itself (``score_features``), functions of the samples
 (``function_features``) and the delta method's Taylor expansion for a Normal
-(``delta_features``). ``vartools.control_variates.coefficients.optimal_cv`` fits their coefficients.
+(``delta_features``, built on ``vartools.control_variates.delta``).
+``vartools.control_variates.coefficients.optimal_cv`` fits their coefficients.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from vartools.control_variates.delta import _check_delta_args, delta_expansion
 from vartools.core.capabilities import GaussianParams
 from vartools.core.control_variate import require_score
-from vartools.core.validation import as_finite_array, short_repr
+from vartools.core.problem import call_on_read_only
+from vartools.core.validation import as_finite_array
 
 if TYPE_CHECKING:
     from vartools.core.batch import Batch
@@ -96,7 +99,8 @@ def function_features(fn: Callable[[np.ndarray], Any], mean: Any, name: str = "h
     """Control variates h(x) of the samples with a known mean, shared by every coordinate.
 
     Args:
-        fn: x (*R, n, *event) -> (*R, n) or (*R, n, k).
+        fn: x (*R, n, *event) -> (*R, n) or (*R, n, k); x is read-only (fn must not
+            write into the samples).
         mean: E[h(x)] under the problem's distribution, a scalar or shape (k,).
         name: label.
 
@@ -117,7 +121,8 @@ def function_features(fn: Callable[[np.ndarray], Any], mean: Any, name: str = "h
     k = 1 if mean_arr.ndim == 0 else mean_arr.shape[0]
 
     def features(batch: Batch, problem: Problem) -> FeatureValues:
-        h = np.asarray(fn(batch.x), dtype=np.float64)
+        h_raw = call_on_read_only(fn, batch.x, f"function control variate {name!r}", "x")
+        h = np.asarray(h_raw, dtype=np.float64)
         lead = batch.fx.shape
         if h.shape == lead:
             h = h[..., None]
@@ -132,45 +137,6 @@ def function_features(fn: Callable[[np.ndarray], Any], mean: Any, name: str = "h
         return FeatureValues(h_full, np.broadcast_to(mean_arr.reshape(1, k), (p, k)))
 
     return Features(name, features)
-
-
-def _taylor(problem: Problem, order: int, hess_diag: Any, fd_step: float):
-    """f(mu), grad f(mu), diag Hessian at mu (or zeros) and the extra evaluations used."""
-    dist = problem.dist
-    if not dist.supports("gaussian"):
-        dist.not_supported(
-            "gaussian",
-            "the delta-method control variate",
-            f"it needs a Normal distribution (its Taylor expansion has a Gaussian closed "
-            f"form); problem {problem.name!r} samples from {type(dist).__name__}; use "
-            "optimal_baseline or function_features instead",
-        )
-    gp = dist.gaussian_params()
-    mu = gp.loc[None, None]  # (1, 1, *event)
-    f0 = float(problem.evaluate(mu)[0, 0])
-    a = problem.evaluate_grad(mu)[0, 0]
-    evals = 1
-    hdiag = np.zeros_like(a)
-    if order == 2:
-        if callable(hess_diag):
-            hdiag = np.asarray(hess_diag(mu), dtype=np.float64)
-            if hdiag.shape != mu.shape or not np.all(np.isfinite(hdiag)):
-                raise ValueError(
-                    f"hess_diag must return finite values of the shape of x, {mu.shape}, got "
-                    f"{hdiag.shape}"
-                )
-            hdiag = hdiag[0, 0]
-        else:  # central differences of grad f, one coordinate at a time, one vectorised call
-            d = a.size
-            eps = fd_step * gp.scale.ravel()
-            steps = np.zeros((2 * d, d))
-            steps[np.arange(d), np.arange(d)] = eps
-            steps[d + np.arange(d), np.arange(d)] = -eps
-            pts = (gp.loc.ravel() + steps).reshape(2 * d, 1, *dist.event_shape)
-            gr = problem.evaluate_grad(pts).reshape(2 * d, d)
-            hdiag = ((gr[:d, :].diagonal() - gr[d:, :].diagonal()) / (2 * eps)).reshape(a.shape)
-            evals += 2 * d
-    return f0, a, hdiag, evals
 
 
 def _mvd_taylor_terms(
@@ -194,70 +160,81 @@ def _mvd_taylor_terms(
 
 
 def delta_features(
-    order: int = 2, *, hess_diag: Callable[[np.ndarray], Any] | str = "fd", fd_step: float = 1e-4
+    order: int = 2,
+    *,
+    hess_diag: Callable[[np.ndarray], Any] | str = "fd",
+    hessian: Callable[[np.ndarray], Any] | str | None = None,
+    hvp: Callable[[np.ndarray, np.ndarray], Any] | None = None,
+    fd_step: float = 1e-4,
 ) -> Features:
     """The delta-method control variate for a Normal (Paisley, Blei & Jordan 2012, sec. 4).
 
     f is replaced by its Taylor expansion around the current mean mu (held fixed),
 
-        f~(x) = f(mu) + grad f(mu) . (x - mu) + (1/2) sum_d H_dd (x_d - mu_d)^2
+        f~(x) = f(mu) + grad f(mu) . (x - mu) + (1/2) (x - mu)^T H (x - mu)
 
-    (the last term for ``order=2`` only, with the diagonal H_dd of the Hessian), whose
-    Gaussian expectation E[f~] = f(mu) + (1/2) sum_d H_dd scale_d^2 is known, so
-    grad_theta E[f~] is known in closed form: grad f(mu) for loc, H_dd scale_d for
-    scale (H_dd scale_d^2 for log_scale), and 0 for the scale with ``order=1``.
-    For a score-function batch h_i = f~(x_i) s_i (Paisley et al. 2012, eq. 9); for a
-    pathwise batch h_i = grad f~(x_i) dx_i/dtheta (Mohamed et al. 2020, sec. 7.4.2); for
-    a measure-valued batch the same coupled construction applied to f~ with the batch's
-    own Weibull, Maxwell and uniform draws (``_mvd_taylor_terms``); all have mean
-    grad_theta E[f~], one control variate per coordinate (k = 1).
+    (the last term for ``order=2`` only) with H the diagonal of the Hessian (default)
+    or, with ``hessian=`` or ``hvp=``, the full Hessian (the peers' second-order
+    expansion: deepmind/mc_gradients, optax.monte_carlo). Its Gaussian expectation
+    E[f~] = f(mu) + (1/2) sum_d H_dd scale_d^2 is known, so grad_theta E[f~] is known
+    in closed form: grad f(mu) for loc, H_dd scale_d for scale (H_dd scale_d^2 for
+    log_scale), 0 for the scale with ``order=1``; the off-diagonal terms of H have
+    mean zero. For a score-function batch h_i = f~(x_i) s_i (Paisley et al. 2012, eq.
+    9); for a pathwise batch h_i = grad f~(x_i) dx_i/dtheta (Mohamed et al. 2020, sec.
+    7.4.2); for a measure-valued batch (diagonal expansion only) the same coupled
+    construction applied to f~ with the batch's own Weibull, Maxwell and uniform draws
+    (``_mvd_taylor_terms``); all have mean grad_theta E[f~], one control variate per
+    coordinate (k = 1). ``delta_expansion`` gives f~ and its expectation directly.
 
-    Because the mean is computed for the very f~ used, any Hessian diagonal keeps the
-    estimator unbiased; a poor one only makes the control variate weaker.
+    f~ equals f when f is quadratic, and then the control variate with coefficient 1
+    (``delta_method(2, "fixed", coef=1.0, hessian=...)``) removes all the variance:
+    with the full Hessian for any quadratic, with the diagonal only for separable ones
+    (on f = (w.x)^2 the diagonal leaves most of the variance and the full Hessian none;
+    tests/test_peer_parity.py). Because the mean is computed for the very
+    f~ used, any Hessian keeps the estimator unbiased; a poor one only makes the
+    control variate weaker.
 
     Args:
-        order: 1 (first-order expansion) or 2 (with the diagonal Hessian).
+        order: 1 (first-order expansion) or 2 (second order).
         hess_diag: x (1, 1, *event) -> diag of the Hessian of f at x (same shape), or
             ``"fd"`` for central finite differences of ``grad_f`` with step
-            ``fd_step * scale_d`` (2 d extra gradient evaluations).
+            ``fd_step * scale_d`` (2 D extra gradient evaluations). Used when neither
+            ``hessian`` nor ``hvp`` is given.
+        hessian: the full Hessian: x (1, 1, *event) -> (D, D) array (D = prod(event)),
+            or ``"fd"`` for central differences of ``grad_f`` (2 D gradient
+            evaluations, as for the diagonal). Symmetrised.
+        hvp: the full Hessian as a product: (x (1, 1, *event), v (*R, n, *event)) ->
+            H(x) v (shape of v). Its diagonal at the mean takes one call with D vectors.
         fd_step: relative finite-difference step.
 
-    Cost: f and grad f at the mean (1 evaluation, counted in ``n_evals``), plus 2 d
-    gradient evaluations with ``hess_diag="fd"``; needs ``grad_f``.
+    Cost: f and grad f at the mean (1 evaluation, counted in ``n_evals``), plus 2 D
+    gradient evaluations for a finite-difference Hessian; needs ``grad_f``.
 
     Example:
-        >>> delta_features(order=1).name
-        'delta1'
+        >>> delta_features(order=1).name, delta_features(hessian="fd").name
+        ('delta1', 'delta2H')
     """
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {short_repr(order)}")
-    if not callable(hess_diag) and hess_diag != "fd":
-        raise ValueError(f"hess_diag must be a callable or 'fd', got {short_repr(hess_diag)}")
-    if not (isinstance(fd_step, int | float) and fd_step > 0):
-        raise ValueError(f"fd_step must be a positive number, got {short_repr(fd_step)}")
+    _check_delta_args(order, hess_diag, hessian, hvp, fd_step)
+    full = hessian is not None or hvp is not None
 
     def features(batch: Batch, problem: Problem) -> FeatureValues:
-        f0, a, hd, evals = _taylor(problem, order, hess_diag, float(fd_step))
-        dist = problem.dist
-        gp = dist.gaussian_params()
-        ev = dist.event_shape
-        scale = gp.scale
-        second = hd * scale if not gp.log_scale else hd * scale * scale
-        mean = np.concatenate([a.ravel(), second.ravel()])[:, None]
-        dx = batch.x - gp.loc
+        t = delta_expansion(
+            problem, order, hess_diag=hess_diag, hessian=hessian, hvp=hvp, fd_step=fd_step
+        )
+        mean = t.grad_expectation()[:, None]
         if batch.score is not None:
-            quad = a * dx + 0.5 * hd * dx * dx
-            ftilde = f0 + quad.reshape(*batch.fx.shape, -1).sum(-1) if ev else f0 + quad
-            h = (ftilde[..., None] * batch.score)[..., None]
+            h = (t.value(batch.x)[..., None] * batch.score)[..., None]
         elif batch.noise is not None:
-            h = dist.transform_vjp(batch.noise, a + hd * dx)[..., None]
-        elif {"weibull", "maxwell", "uniform"} <= batch.info.keys():
-            h = _mvd_taylor_terms(batch, a, hd, gp)[..., None]
+            dx = batch.x - t.gauss.loc
+            h = t.dist.transform_vjp(batch.noise, t.grad + t.hess_times(dx))[..., None]
+        elif {"weibull", "maxwell", "uniform"} <= batch.info.keys() and not full:
+            h = _mvd_taylor_terms(batch, t.grad, t.hess_diag, t.gauss)[..., None]
         else:
             raise TypeError(
                 "the delta-method control variate needs a score-function batch, a pathwise "
-                "batch that carries its noise, or a measure-valued batch"
+                "batch that carries its noise, or a coupled measure-valued batch (with the "
+                "diagonal Hessian only: hessian=None, hvp=None)"
             )
-        return FeatureValues(h, mean, evals)
+        return FeatureValues(h, mean, t.n_evals)
 
-    return Features(f"delta{order}", features)
+    return Features(f"delta{order}H" if full else f"delta{order}", features)

@@ -21,7 +21,57 @@ from vartools.core.objectives import (
     Objective,
 )
 
-__all__ = ["Problem"]
+__all__ = ["VECTORISED_HINT", "Problem", "call_on_read_only", "read_only"]
+
+#: What "vectorised" means for f, quoted by the errors about f.
+VECTORISED_HINT = (
+    "f must be vectorised: it receives every sample at once, an array x of shape "
+    "(*R, n, *event) (R: replicate axes, n: samples, event: the distribution's event "
+    "shape), and must return an array of shape (*R, n), one value per sample, using "
+    "array operations on the last axes, e.g. f = lambda x: np.cos(x[..., 0]) + "
+    "(x**2).sum(-1), not math.cos(x[0]) or a Python loop over samples"
+)
+
+
+def read_only(x: np.ndarray) -> np.ndarray:
+    """A non-writeable view of ``x`` (no copy): writing into it raises ValueError.
+
+    Example:
+        >>> v = read_only(np.zeros(2))
+        >>> v.flags.writeable
+        False
+    """
+    view = np.asarray(x).view()
+    view.flags.writeable = False
+    return view
+
+
+def call_on_read_only(fn: Callable[[np.ndarray], Any], x: np.ndarray, who: str, arg: str) -> Any:
+    """``fn(read_only(x))`` with clear errors for in-place writes and non-vectorised code.
+
+    Args:
+        fn: the user's function (f, grad_f, a control variate).
+        x: samples (*R, n, *event).
+        who: how the errors name fn, e.g. "f of problem 'toy'".
+        arg: how the errors name its argument.
+    """
+    try:
+        return fn(read_only(x))
+    except ValueError as exc:
+        if "truth value of an array" in str(exc):
+            raise ValueError(f"{who} is not vectorised ({exc}). {VECTORISED_HINT}") from exc
+        if "read-only" not in str(exc):
+            raise
+        raise ValueError(
+            f"{who} must not modify its input {arg} in place ({exc}): the samples are shared "
+            f"with the score and the other gradient terms. Compute on a new array instead, "
+            f"e.g. `{arg} = {arg} - 0.45` rather than `{arg} -= 0.45`, or start with "
+            f"`{arg} = {arg}.copy()`"
+        ) from exc
+    except TypeError as exc:
+        if "only 0-dimensional arrays" not in str(exc) and "only length-1 arrays" not in str(exc):
+            raise
+        raise TypeError(f"{who} is not vectorised ({exc}). {VECTORISED_HINT}") from exc
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,18 +112,33 @@ class Problem:
         return replace(self, dist=self.dist.with_params(theta))
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
-        """f(x), checked: shape (*R, n) for x of shape (*R, n, *event), finite values.
+        """f(x), checked: shape (*R, n) for x of shape (*R, n, *event), real finite values.
+
+        f receives a read-only view of x: the same samples feed the score and the
+        other gradient terms, so an f that wrote into them (``x -= 0.45``) would
+        silently bias the estimate.
 
         Raises:
-            ValueError: if f returns the wrong shape or a NaN / infinite value.
+            ValueError: if f writes into x, returns the wrong shape or a NaN / infinite
+                value.
+            TypeError: if f is not vectorised or returns complex values.
         """
-        fx = np.asarray(self.f(x), dtype=np.float64)
+        fx_raw = call_on_read_only(self.f, x, f"f of problem {self.name!r}", "x")
+        if np.iscomplexobj(fx_raw):
+            raise TypeError(
+                f"f of problem {self.name!r} returned complex values (dtype "
+                f"{np.asarray(fx_raw).dtype}); f must return real numbers: take .real, abs() "
+                "or another real function of the result"
+            )
+        fx = np.asarray(fx_raw, dtype=np.float64)
+        if not fx.flags.writeable:  # f returned (a view of) its read-only input
+            fx = fx.copy()
         want = x.shape[: x.ndim - len(self.dist.event_shape)]
         if fx.shape != want:
             raise ValueError(
                 f"f of problem {self.name!r} returned shape {fx.shape} for x of shape {x.shape}; "
                 f"it must return one value per sample, shape {want} (reduce over the event "
-                "axes, e.g. .sum(-1), and keep the leading axes)"
+                "axes, e.g. .sum(-1), and keep the leading axes). " + VECTORISED_HINT
             )
         if not np.isfinite(fx).all():
             raise ValueError(
@@ -89,7 +154,15 @@ class Problem:
                 f"problem {self.name!r} has no gradient of f; the pathwise estimator needs "
                 "one: pass grad_f=... to Problem or use an Objective with grad"
             )
-        g = np.asarray(self.grad_f(x), dtype=np.float64)
+        g_raw = call_on_read_only(self.grad_f, x, f"grad_f of problem {self.name!r}", "x")
+        if np.iscomplexobj(g_raw):
+            raise TypeError(
+                f"grad_f of problem {self.name!r} returned complex values; it must return "
+                "real numbers"
+            )
+        g = np.asarray(g_raw, dtype=np.float64)
+        if not g.flags.writeable:
+            g = g.copy()
         if g.shape != x.shape:
             raise ValueError(
                 f"grad_f of problem {self.name!r} returned shape {g.shape}, expected the shape "

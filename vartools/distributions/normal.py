@@ -57,12 +57,16 @@ class Normal(Distribution):
                 f"parameterization must be 'scale' or 'log_scale', got "
                 f"{short_repr(self.parameterization)}"
             )
-        try:
-            loc, scale = np.broadcast_arrays(loc, scale)
-        except ValueError as exc:
+        if loc.shape != scale.shape and loc.ndim > 0 and scale.ndim > 0:
+            # Broadcasting two non-scalar shapes would silently change the number of
+            # parameters (loc (1,) with scale (2,) gave 4 of them): refuse it.
             raise ValueError(
-                f"loc and scale must have broadcastable shapes, got {loc.shape} and {scale.shape}"
-            ) from exc
+                f"loc and scale must have the same shape, or one of them must be a scalar; got "
+                f"loc of shape {loc.shape} and scale of shape {scale.shape}. Pass arrays of "
+                f"equal shape, e.g. Normal(loc=np.zeros(d), scale=np.ones(d)), or a scalar "
+                f"scale shared by every coordinate"
+            )
+        loc, scale = np.broadcast_arrays(loc, scale)
         object.__setattr__(self, "loc", np.array(loc))
         object.__setattr__(self, "scale", np.array(scale))
 

@@ -18,7 +18,9 @@ re-exported here.
 
 Every write goes to a temporary file in the same directory, is flushed and
 fsync'ed, then ``os.replace``'d over the target: a reader sees the old file or the
-new one, never a partial one.
+new one, never a partial one. The file gets the mode an ordinary ``open(path, "w")``
+would give, 0666 minus the umask (0644 with the usual umask 022), like the figures:
+``tempfile.mkstemp`` alone would leave it 0600, readable by its owner only.
 
 Example:
     >>> import pandas as pd
@@ -38,6 +40,7 @@ import json
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -58,6 +61,7 @@ __all__ = [
     "SchemaError",
     "atomic_write_bytes",
     "atomic_write_text",
+    "default_file_mode",
     "read_cell",
     "read_table",
     "validate",
@@ -83,6 +87,25 @@ def default_results_root(scale: str) -> str:
     return "results" if scale == "full" else str(Path("results") / "quick")
 
 
+_UMASK_LOCK = threading.Lock()
+
+
+def default_file_mode() -> int:
+    """0o666 minus the process umask: the mode ``open(path, "w")`` gives a new file.
+
+    The umask can only be read by setting it, so it is set and restored at once (under a
+    lock, for the threads of this process).
+
+    Example:
+        >>> oct(default_file_mode() & 0o600)
+        '0o600'
+    """
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (temp file in the same dir, fsync, os.replace).
 
@@ -94,6 +117,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, fsync: bool = True) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if hasattr(os, "fchmod"):  # POSIX; on Windows the mode bits do not apply
+            os.fchmod(fd, default_file_mode())  # mkstemp creates 0600; respect the umask
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
