@@ -11,10 +11,12 @@ which order, or how many workers there are; the summary of a (point, n) is
 gives.
 
 Caching and resuming. Every finished cell is written (atomically, with a sha256
-checksum and the experiment's fingerprint) to
+checksum and the experiment's fingerprint, see ``vartools.harness.fingerprint``) to
 ``results/<experiment>/cells/<scale>-seed<seed>/`` as soon as it arrives. A rerun
 skips cells whose file verifies and whose fingerprint matches; a corrupted or
-partial file, or one from a changed definition, is recomputed, never trusted.
+partial file, or one from a changed definition (the experiment's fields, its file or
+a local module it imports, vartools' computational layers), is recomputed, never
+trusted.
 
 Example:
     >>> from vartools.harness.experiment import Experiment
@@ -32,6 +34,7 @@ from typing import Any, NamedTuple
 
 from vartools.estimators.composed import Estimator
 from vartools.harness.experiment import Experiment, n_blocks
+from vartools.harness.fingerprint import Sources
 from vartools.harness.storage import CorruptFileError, read_cell
 
 __all__ = ["CellKey", "CellTask", "plan_cells"]
@@ -61,7 +64,21 @@ class CellKey(NamedTuple):
 
 
 class CellTask(NamedTuple):
-    """Everything a worker needs: plain, picklable values only."""
+    """Everything a worker needs: plain, picklable values only.
+
+    Attributes:
+        directory: the experiments directory (None: an Experiment built in the driver,
+            computed by the serial executor only).
+        experiment, scale: which experiment, at which scale.
+        key: the cell.
+        seed: the root seed.
+        fingerprint: the key cell files are stamped with (``parts.key:seed``).
+        parts: the three digests of ``vartools.harness.fingerprint.Fingerprint``,
+            which the worker recomputes from what it loaded and compares.
+        sources: the experiment's source texts as the driver read them (the worker
+            executes these, never the files on its disk); None with ``directory``.
+        thetas, steps: the parameters and steps of a measure cell's checkpoints.
+    """
 
     directory: str | None
     experiment: str
@@ -69,6 +86,8 @@ class CellTask(NamedTuple):
     key: CellKey
     seed: int
     fingerprint: str
+    parts: tuple[str, str, str]
+    sources: Sources | None
     thetas: tuple[tuple[float, ...], ...] | None = None
     steps: tuple[int, ...] | None = None
 
