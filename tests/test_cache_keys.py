@@ -417,3 +417,42 @@ def test_local_imports_are_found_anywhere_in_the_file(tmp_path):
     src = read_sources(d, "quad")
     assert [p for p, _ in src.files] == ["__init__.py", "_colors.py", "_plotting.py", "quad.py"]
     assert src.package == "exps" and src.entry == "quad.py"
+
+
+TRAJ = """
+from vartools.core.optim import rmsprop
+from vartools.harness.experiment import Experiment, Trajectory
+
+EXPERIMENT = Experiment(
+    name="traj",
+    description="a tiny trajectory",
+    problem="rebar_toy",
+    estimators=["sf", "sf+loo"],
+    n_samples=[2],
+    n_reps=128,
+    block_size=64,
+    checkpoints_per_cell=2,
+    trajectory=Trajectory(estimator="sf", n=2, optimizer=rmsprop(0.05), steps=40, every=10),
+)
+"""
+
+
+def test_a_measure_cell_is_keyed_by_the_parameters_it_was_measured_at(tmp_path):
+    from vartools.harness.cells import inputs_digest
+    from vartools.harness.storage import read_cell, write_cell
+
+    assert inputs_digest() == ""
+    assert inputs_digest(((0.1,),), (0,)) != inputs_digest(((0.1 + 1e-15,),), (0,))
+    assert inputs_digest(((0.1,),), (0,)) != inputs_digest(((0.1,),), (10,))
+    d = _exp_dir(tmp_path / "live", {"traj.py": TRAJ})
+    out = tmp_path / "out"
+    first = _run("traj", d, out)
+    cell = next((out / "traj" / "cells").rglob("measure-*.cell"))
+    arrays, meta = read_cell(cell)
+    assert len(meta["inputs"]) == 64  # a measure cell records the digest of its inputs
+    # as if the driver had handed this cell other checkpoint parameters
+    write_cell(cell, arrays, {**meta, "inputs": inputs_digest(((9.0,),), (0,))})
+    again = _run("traj", d, out)
+    assert again.cells_discarded == again.cells_computed == 1
+    _same(again.summary, first.summary)
+    pd.testing.assert_frame_equal(again.training, first.training, check_exact=True)

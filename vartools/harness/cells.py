@@ -28,6 +28,8 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,7 +39,7 @@ from vartools.harness.experiment import Experiment, n_blocks
 from vartools.harness.fingerprint import Sources
 from vartools.harness.storage import CorruptFileError, read_cell
 
-__all__ = ["CellKey", "CellTask", "plan_cells"]
+__all__ = ["CellKey", "CellTask", "inputs_digest", "plan_cells"]
 
 
 class CellKey(NamedTuple):
@@ -117,7 +119,24 @@ def plan_cells(exp: Experiment, phase: str = "measure") -> list[CellKey]:
     return cells("measure", len(exp.trajectory.checkpoints()), exp.checkpoints_per_cell)
 
 
-def _load_cached(path: Path, key: CellKey, fp: str) -> tuple[Any, str]:
+def inputs_digest(
+    thetas: Sequence[Sequence[float]] | None = None, steps: Sequence[int] | None = None
+) -> str:
+    """sha256 of a measure cell's inputs (its checkpoints' parameters and steps), else "".
+
+    The parameters come from the training cells, which the fingerprint keys; the digest
+    makes the cell file name the very parameters it was measured at too, whatever the
+    driver does to hand them over.
+    """
+    if thetas is None and steps is None:
+        return ""
+    payload = json.dumps(
+        {"thetas": [[float(v) for v in row] for row in thetas or ()], "steps": list(steps or ())}
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _load_cached(path: Path, key: CellKey, fp: str, inputs: str = "") -> tuple[Any, str]:
     """(result or None, reason) for a cell file."""
     if not path.exists():
         return None, "missing"
@@ -125,6 +144,10 @@ def _load_cached(path: Path, key: CellKey, fp: str) -> tuple[Any, str]:
         arrays, meta = read_cell(path)
     except CorruptFileError as exc:
         return None, f"corrupt: {exc}"
-    if meta.get("fingerprint") != fp or tuple(meta.get("key", ())) != tuple(key):
+    if (
+        meta.get("fingerprint") != fp
+        or tuple(meta.get("key", ())) != tuple(key)
+        or meta.get("inputs", "") != inputs
+    ):
         return None, "stale (the experiment definition or vartools changed)"
     return (arrays, meta), "ok"

@@ -110,7 +110,7 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         )
         spec.has_location = True  # sets __file__ (experiments use it for files beside them)
         if is_package:
-            spec.submodule_search_locations = [str(self.directory / rel).rpartition("/")[0]]
+            spec.submodule_search_locations = [str((self.directory / rel).parent)]
         return spec
 
 

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from vartools.core.validation import nearest_name
-from vartools.harness.cells import CellKey, CellTask, _load_cached, plan_cells
+from vartools.harness.cells import CellKey, CellTask, _load_cached, inputs_digest, plan_cells
 from vartools.harness.compute import (
     _INLINE,
 )
@@ -228,7 +228,8 @@ def run_experiment(
         todo: list[CellTask] = []
         stale = []
         for key in keys:
-            cached, why = _load_cached(cell_dir / key.filename, key, fp)
+            inputs = extra(key)
+            cached, why = _load_cached(cell_dir / key.filename, key, fp, inputs_digest(**inputs))
             if cached is not None:
                 results[key] = cached
                 report.cells_reused += 1
@@ -239,7 +240,7 @@ def run_experiment(
                 report.messages.append(f"recomputing {key.filename}: {why}")
             report.cells_discarded += why != "missing"
             todo.append(
-                CellTask(dir_str, exp.name, scale, key, root_seed, fp, parts, sources, **extra(key))
+                CellTask(dir_str, exp.name, scale, key, root_seed, fp, parts, sources, **inputs)
             )
         if stale:
             report.messages.append(
@@ -267,7 +268,12 @@ def run_experiment(
             )
         try:
             for task, (arrays, meta) in _EXECUTE[executor](todo, workers, scheduler):
-                meta = {**meta, "key": list(task.key), "fingerprint": fp}
+                meta = {
+                    **meta,
+                    "key": list(task.key),
+                    "fingerprint": fp,
+                    "inputs": inputs_digest(task.thetas, task.steps),
+                }
                 spent = float(np.sum(meta.get("seconds", 0.0))) + float(
                     meta.get("seconds_train", 0.0)
                 )
