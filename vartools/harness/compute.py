@@ -24,7 +24,12 @@ from vartools.core.rng import generator, seed_node
 from vartools.estimators.composed import Estimator
 from vartools.harness.cells import CellTask, _applicable
 from vartools.harness.experiment import Experiment, n_blocks
-from vartools.harness.fingerprint import Fingerprint, check_fingerprint, fingerprint
+from vartools.harness.fingerprint import (
+    Fingerprint,
+    check_fingerprint,
+    fingerprint,
+    vartools_digest,
+)
 from vartools.harness.loading import experiment_from_sources, load_sources
 from vartools.measure.variance import run_block, warm_state
 from vartools.oracles import exact as exact_mod
@@ -43,6 +48,10 @@ class _Built:
             self.problems[point] = self.exp.build_problem(point)
         return self.problems[point]
 
+
+# Snapshot the digest of the vartools sources now, when this process imports them (a
+# forkserver that preloads the runner hands the snapshot to the workers it forks).
+vartools_digest()
 
 _BUILT: dict[tuple[Any, ...], _Built] = {}
 _INLINE: dict[tuple[str, str], Experiment] = {}

@@ -30,8 +30,9 @@ estimator building, seed blocks), ``cells.py`` (the cells' ranges) and ``compute
 storage, output, this module): editing them cannot change a cell's arrays. Absolute
 paths are never hashed, so a clone at another path reuses its cells.
 
-A process computes the digest of its vartools sources once, the first time it is asked
-(``vartools_digest()``): that snapshot stands for the code it has imported, so a
+A process computes the digest of its vartools sources once (``vartools_digest()``), when
+it imports ``vartools.harness.compute`` or, failing that, the first time it is asked:
+that snapshot stands for the code it has imported, so a
 long-lived worker whose checkout was edited (or that runs another checkout) disagrees
 with the driver and refuses to compute (``StaleDefinitionError``) instead of storing
 numbers under a key that does not describe them.
