@@ -11,10 +11,12 @@ which order, or how many workers there are; the summary of a (point, n) is
 gives.
 
 Caching and resuming. Every finished cell is written (atomically, with a sha256
-checksum and the experiment's fingerprint) to
+checksum and the experiment's fingerprint, see ``vartools.harness.fingerprint``) to
 ``results/<experiment>/cells/<scale>-seed<seed>/`` as soon as it arrives. A rerun
 skips cells whose file verifies and whose fingerprint matches; a corrupted or
-partial file, or one from a changed definition, is recomputed, never trusted.
+partial file, or one from a changed definition (the experiment's fields, its file or
+a local module it imports, vartools' computational layers), is recomputed, never
+trusted.
 
 Example:
     >>> from vartools.harness.experiment import Experiment
@@ -26,15 +28,18 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from vartools.estimators.composed import Estimator
 from vartools.harness.experiment import Experiment, n_blocks
+from vartools.harness.fingerprint import Sources
 from vartools.harness.storage import CorruptFileError, read_cell
 
-__all__ = ["CellKey", "CellTask", "plan_cells"]
+__all__ = ["CellKey", "CellTask", "inputs_digest", "plan_cells"]
 
 
 class CellKey(NamedTuple):
@@ -61,7 +66,21 @@ class CellKey(NamedTuple):
 
 
 class CellTask(NamedTuple):
-    """Everything a worker needs: plain, picklable values only."""
+    """Everything a worker needs: plain, picklable values only.
+
+    Attributes:
+        directory: the experiments directory (None: an Experiment built in the driver,
+            computed by the serial executor only).
+        experiment, scale: which experiment, at which scale.
+        key: the cell.
+        seed: the root seed.
+        fingerprint: the key cell files are stamped with (``parts.key:seed``).
+        parts: the three digests of ``vartools.harness.fingerprint.Fingerprint``,
+            which the worker recomputes from what it loaded and compares.
+        sources: the experiment's source texts as the driver read them (the worker
+            executes these, never the files on its disk); None with ``directory``.
+        thetas, steps: the parameters and steps of a measure cell's checkpoints.
+    """
 
     directory: str | None
     experiment: str
@@ -69,6 +88,8 @@ class CellTask(NamedTuple):
     key: CellKey
     seed: int
     fingerprint: str
+    parts: tuple[str, str, str]
+    sources: Sources | None
     thetas: tuple[tuple[float, ...], ...] | None = None
     steps: tuple[int, ...] | None = None
 
@@ -98,7 +119,24 @@ def plan_cells(exp: Experiment, phase: str = "measure") -> list[CellKey]:
     return cells("measure", len(exp.trajectory.checkpoints()), exp.checkpoints_per_cell)
 
 
-def _load_cached(path: Path, key: CellKey, fp: str) -> tuple[Any, str]:
+def inputs_digest(
+    thetas: Sequence[Sequence[float]] | None = None, steps: Sequence[int] | None = None
+) -> str:
+    """sha256 of a measure cell's inputs (its checkpoints' parameters and steps), else "".
+
+    The parameters come from the training cells, which the fingerprint keys; the digest
+    makes the cell file name the very parameters it was measured at too, whatever the
+    driver does to hand them over.
+    """
+    if thetas is None and steps is None:
+        return ""
+    payload = json.dumps(
+        {"thetas": [[float(v) for v in row] for row in thetas or ()], "steps": list(steps or ())}
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _load_cached(path: Path, key: CellKey, fp: str, inputs: str = "") -> tuple[Any, str]:
     """(result or None, reason) for a cell file."""
     if not path.exists():
         return None, "missing"
@@ -106,6 +144,10 @@ def _load_cached(path: Path, key: CellKey, fp: str) -> tuple[Any, str]:
         arrays, meta = read_cell(path)
     except CorruptFileError as exc:
         return None, f"corrupt: {exc}"
-    if meta.get("fingerprint") != fp or tuple(meta.get("key", ())) != tuple(key):
+    if (
+        meta.get("fingerprint") != fp
+        or tuple(meta.get("key", ())) != tuple(key)
+        or meta.get("inputs", "") != inputs
+    ):
         return None, "stale (the experiment definition or vartools changed)"
     return (arrays, meta), "ok"

@@ -1,9 +1,10 @@
 """Worker side of the runner: build an experiment once per process, measure and train cells.
 
 ``compute_cell`` dispatches a cell to these helpers; it is the one function a worker runs. A worker
-rebuilds the experiment from the task's plain values (``_built``: loaded from its
-file, or the in-process object registered in ``_INLINE`` by the serial
-executor), caches it per process, and returns arrays: ``_measure`` runs the seed
+rebuilds the experiment from the task's plain values (``_built``: executed from the
+source texts the task carries, or the in-process object registered in ``_INLINE`` by
+the serial executor), checks that its fingerprint is the task's (else
+``StaleDefinitionError``), caches it per process, and returns arrays: ``_measure`` runs the seed
 blocks of (problem, n) for every applicable estimator (plus the exact truth and
 variances when asked), ``_train`` runs a training trajectory and records its
 checkpoints. Seeds come from the seed tree only (``run_block``'s block nodes,
@@ -24,7 +25,13 @@ from vartools.core.rng import generator, seed_node
 from vartools.estimators.composed import Estimator
 from vartools.harness.cells import CellTask, _applicable
 from vartools.harness.experiment import Experiment, n_blocks
-from vartools.harness.loading import load_experiment
+from vartools.harness.fingerprint import (
+    Fingerprint,
+    check_fingerprint,
+    fingerprint,
+    vartools_digest,
+)
+from vartools.harness.loading import experiment_from_sources, load_sources
 from vartools.measure.variance import run_block, warm_state
 from vartools.oracles import exact as exact_mod
 
@@ -43,22 +50,38 @@ class _Built:
         return self.problems[point]
 
 
+# Snapshot the digest of the vartools sources now, when this process imports them (a
+# forkserver that preloads the runner hands the snapshot to the workers it forks).
+vartools_digest()
+
 _BUILT: dict[tuple[Any, ...], _Built] = {}
 _INLINE: dict[tuple[str, str], Experiment] = {}
 
 
 def _built(task: CellTask) -> _Built:
-    key = (task.directory, task.experiment, task.scale, task.fingerprint)
+    """The task's experiment, built from the task's own sources and checked against its key.
+
+    The experiment is executed from the source texts the driver read and keyed (never
+    from this machine's files), and its fingerprint is recomputed here, from what was
+    loaded and this process's vartools sources: a mismatch raises
+    ``StaleDefinitionError`` before anything is computed. Built experiments are cached
+    per process by (sources, scale, key); the sources are compared as texts, so a cache
+    hit is the same definition.
+    """
+    key = (task.sources, task.experiment, task.scale, task.fingerprint, task.parts)
     b = _BUILT.get(key)
     if b is None:
-        if task.directory is None:
+        if task.directory is None or task.sources is None:
             exp = _INLINE[(task.experiment, task.fingerprint)]
         else:
-            exp = load_experiment(task.experiment, task.directory).at_scale(task.scale)
+            exp = experiment_from_sources(task.sources, task.directory).at_scale(task.scale)
+        check_fingerprint(fingerprint(exp, task.sources), Fingerprint(*task.parts), exp.name)
         b = _Built(exp, exp.build_estimators())
         if len(_BUILT) > 16:
             _BUILT.clear()
         _BUILT[key] = b
+    elif task.sources is not None and task.directory is not None:
+        load_sources(task.sources, task.directory)  # its local modules current again
     return b
 
 

@@ -4,6 +4,11 @@ Each executor takes the cell tasks, the worker count and the Dask scheduler addr
 and yields ``(task, (arrays, meta))`` pairs as cells finish, in any order; each cell is
 computed by ``vartools.harness.compute.compute_cell``, which workers import by that module
 path. ``_EXECUTE`` maps the executor names of ``vartools.harness.runner.run_experiment`` to them.
+
+No orphans: the processes executor's workers exit as soon as the main process dies,
+even by SIGKILL (``_exit_with_parent``). The workers of the local Dask cluster (no
+``scheduler`` given) are Dask's nanny processes, which end with the main process on
+their own; a cluster given by address is the user's and outlives the run by design.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing.connection import Connection
 from typing import Any
 
 from vartools.harness.cells import CellTask
@@ -27,12 +34,39 @@ def _serial(tasks: Sequence[CellTask], workers: int | None, scheduler: str | Non
         yield t, compute_cell(t)
 
 
+def _exit_with_parent(lifeline: Connection) -> None:
+    """Worker initializer: exit at once when the main process dies (no orphans).
+
+    ``lifeline`` is the read end of a pipe whose only write end the main process holds.
+    When the main process ends in any way, SIGKILL included, the kernel closes that end
+    and a daemon thread here sees end-of-file and ends the worker with ``os._exit``;
+    polling the parent's pid would not do, since a forkserver's children have the
+    forkserver as parent, and it works alike under the spawn start method (macOS,
+    Windows), where ``prctl(PR_SET_PDEATHSIG)`` does not exist.
+    """
+
+    def watch() -> None:
+        try:
+            lifeline.recv_bytes()  # nothing is ever sent: returns only at end-of-file
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="vartools-lifeline", daemon=True).start()
+
+
 def _processes(tasks: Sequence[CellTask], workers: int | None, scheduler: str | None):
 
     ctx = mp.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["vartools.harness.runner"])
-    pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, mp_context=ctx)
+    lifeline, keep_alive = ctx.Pipe(duplex=False)
+    pool = ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1,
+        mp_context=ctx,
+        initializer=_exit_with_parent,
+        initargs=(lifeline,),
+    )
     try:
         pending: dict[Future[Any], CellTask] = {pool.submit(compute_cell, t): t for t in tasks}
         while pending:
@@ -41,6 +75,8 @@ def _processes(tasks: Sequence[CellTask], workers: int | None, scheduler: str | 
                 yield pending.pop(fut), fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        keep_alive.close()  # after the shutdown: the workers have exited already
+        lifeline.close()
 
 
 DASK_MISSING = (

@@ -75,16 +75,13 @@ from vartools.core.optim import Optimizer
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, nearest_name, short_repr
 from vartools.estimators.composed import Estimator
-from vartools.harness.fingerprint import fingerprint, source_digest, stable_description
+from vartools.harness.fingerprint import stable_description
 
 __all__ = [
     "Experiment",
     "Scale",
     "Trajectory",
-    "fingerprint",
     "n_blocks",
-    "source_digest",
-    "stable_description",
 ]
 
 ProblemSpec = str | Callable[..., Problem] | Problem

@@ -3,32 +3,45 @@
 An experiment is a Python file ``experiments/<name>.py`` that declares one
 module-level ``EXPERIMENT = Experiment(...)`` whose ``name`` is the file's stem (see
 ``vartools.harness.experiment``). This module finds the experiments directory, lists the
-files, imports them (``load_experiment``, ``discover``) and reads their optional
+files, loads them (``load_experiment``, ``discover``) and reads their optional
 module-level hooks (``experiment_hooks``).
+
+Loading executes source texts, not files: ``vartools.harness.fingerprint.read_sources``
+reads the experiment file and its local modules once, and ``load_sources`` executes
+exactly those texts (cached by their digest). The driver keys a run's cells by those
+texts and ships them to the workers, which execute the same texts: a file edited
+while a run starts, or a worker process that outlives a run, cannot make a cell
+compute another definition than the one its key names.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
+import importlib.abc
+import importlib.machinery
 import os
 import sys
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 from vartools.core.validation import nearest_name, short_repr
 from vartools.harness.experiment import Experiment
+from vartools.harness.fingerprint import Sources, read_sources
 
 __all__ = [
     "EXPERIMENTS_ENV",
     "Hooks",
     "default_experiments_dir",
     "discover",
+    "experiment_from_sources",
     "experiment_hooks",
     "experiment_names",
     "load_experiment",
+    "load_sources",
 ]
 
 
@@ -51,31 +64,147 @@ def default_experiments_dir() -> Path:
     return (Path(__file__).resolve().parent.parent / "experiments").resolve()
 
 
-def _module_for(path: Path) -> Any:
-    """Import an experiment file (as ``<package>.<stem>`` when its directory is a package)."""
-    directory = path.parent
-    if (directory / "__init__.py").is_file():
-        parent = str(directory.parent)
-        if parent not in sys.path:
-            sys.path.insert(0, parent)
-        modname = f"{directory.name}.{path.stem}"
-        cached = sys.modules.get(modname)
-        if cached is not None and Path(getattr(cached, "__file__", "")).resolve() == path:
-            return cached
-        if cached is not None:  # a different directory of the same name: load afresh
-            del sys.modules[modname]
-        return importlib.import_module(modname)
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    modname = f"_vartools_experiment_{digest}_{path.stem}"
-    if modname in sys.modules:
-        return sys.modules[modname]
-    spec = importlib.util.spec_from_file_location(modname, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import experiment file {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = module
-    spec.loader.exec_module(module)
-    return module
+# ------------------------------------------------- executing sources, not files
+
+
+class _SourceLoader(importlib.abc.InspectLoader):
+    """Executes one module of a ``Sources`` from its text (never from the disk)."""
+
+    def __init__(self, text: str, origin: str) -> None:
+        self.text = text
+        self.origin = origin
+
+    def get_source(self, fullname: str) -> str:
+        return self.text
+
+    def exec_module(self, module: ModuleType) -> None:
+        exec(compile(self.text, self.origin, "exec", dont_inherit=True), module.__dict__)
+
+
+class _SourceFinder(importlib.abc.MetaPathFinder):
+    """Serves the local modules of one ``Sources`` while it loads (first on sys.meta_path)."""
+
+    def __init__(self, sources: Sources, directory: Path) -> None:
+        self.modules = {sources.module_name(rel): (rel, text) for rel, text in sources.files}
+        self.package = sources.package
+        self.directory = directory
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        hit = self.modules.get(fullname)
+        if hit is None:
+            if self.package is not None and fullname.startswith(self.package + "."):
+                raise ImportError(
+                    f"module {fullname!r} of the experiments directory {self.directory} is "
+                    "imported by a computed name, so it is not part of the experiment's cache "
+                    f"key; import it with a plain import statement (import {fullname})",
+                    name=fullname,
+                )
+            return None
+        rel, text = hit
+        origin = str(self.directory / rel)
+        is_package = rel == "__init__.py" or rel.endswith("/__init__.py")
+        spec = importlib.machinery.ModuleSpec(
+            fullname, _SourceLoader(text, origin), origin=origin, is_package=is_package
+        )
+        spec.has_location = True  # sets __file__ (experiments use it for files beside them)
+        if is_package:
+            spec.submodule_search_locations = [str((self.directory / rel).parent)]
+        return spec
+
+
+#: Loaded sources by digest: {digest: {module name: module}} (least recently used first).
+_LOADED: OrderedDict[str, dict[str, ModuleType]] = OrderedDict()
+_LOADED_MAX = 32
+_LOCK = threading.RLock()
+
+
+def _activate(modules: dict[str, ModuleType]) -> None:
+    """Make ``modules`` the ones ``sys.modules`` names (imports inside functions find them)."""
+    sys.modules.update(modules)
+    for name, module in modules.items():
+        parent, _, child = name.rpartition(".")
+        if parent in modules:
+            setattr(modules[parent], child, module)
+
+
+def load_sources(sources: Sources, directory: str | Path) -> ModuleType:
+    """Execute ``sources`` (not the files on disk) and return the experiment's module.
+
+    Every local module is executed from its text in ``sources`` under its usual import
+    name (``P.x`` in a package directory ``P``, ``x`` in a plain one) and left in
+    ``sys.modules``, as an import would; modules of the directory that ``sources`` does
+    not hold are refused while it loads. Loads are cached by the sources' digest: the
+    same texts are executed once per process, edited texts afresh (a long-lived
+    worker never computes with a stale module), and a cached load is made current again
+    in ``sys.modules`` when it is reused.
+
+    Args:
+        sources: what ``vartools.harness.fingerprint.read_sources`` returned.
+        directory: where the files live here (for ``__file__`` and messages only).
+    """
+    d = Path(directory)
+    digest = sources.digest
+    with _LOCK:
+        modules = _LOADED.get(digest)
+        if modules is None:
+            modules = _execute(sources, d)
+            _LOADED[digest] = modules
+            while len(_LOADED) > _LOADED_MAX:
+                _LOADED.popitem(last=False)
+        else:
+            _LOADED.move_to_end(digest)
+        _activate(modules)
+        return modules[sources.module_name(sources.entry)]
+
+
+def _execute(sources: Sources, d: Path) -> dict[str, ModuleType]:
+    """Import every module of ``sources`` from its text, the experiment first."""
+    finder = _SourceFinder(sources, d)
+    names = list(finder.modules)
+    shadowed = [
+        n
+        for n in sys.modules
+        if n in finder.modules or (sources.package and n.startswith(sources.package + "."))
+    ]
+    saved = {n: sys.modules.pop(n) for n in shadowed}
+    sys.meta_path.insert(0, finder)
+    try:
+        importlib.import_module(sources.module_name(sources.entry))
+        for name in names:  # local modules imported only inside functions load now
+            importlib.import_module(name)
+        return {n: sys.modules[n] for n in names}
+    except BaseException:
+        for n in names:  # a failed load leaves sys.modules as it found it
+            sys.modules.pop(n, None)
+        sys.modules.update(saved)
+        raise
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def experiment_from_sources(sources: Sources, directory: str | Path) -> Experiment:
+    """The ``EXPERIMENT`` that ``sources`` declare (see ``load_sources``).
+
+    Raises:
+        ValueError: the file declares no Experiment, or one with another name.
+    """
+    module = load_sources(sources, directory)
+    name = sources.entry.removesuffix(".py")
+    path = Path(directory) / sources.entry
+    exp = getattr(module, "EXPERIMENT", None)
+    if not isinstance(exp, Experiment):
+        raise ValueError(
+            f"experiment file {path} must define EXPERIMENT = Experiment(...), "
+            f"found {short_repr(exp)}"
+        )
+    if exp.name != name:
+        raise ValueError(
+            f"experiment file {name}.py declares name={exp.name!r}; the name must equal the "
+            f"file's stem {name!r}"
+        )
+    return exp
 
 
 def _candidates(directory: Path) -> list[Path]:
@@ -94,7 +223,7 @@ def experiment_names(directory: str | Path | None = None) -> list[str]:
 
 
 def load_experiment(name: str, directory: str | Path | None = None) -> Experiment:
-    """Import ``<directory>/<name>.py`` and return its ``EXPERIMENT``.
+    """Read ``<directory>/<name>.py`` and its local modules as they are now; its ``EXPERIMENT``.
 
     Raises:
         ValueError: unknown name (with the nearest valid one) or a malformed file.
@@ -103,19 +232,7 @@ def load_experiment(name: str, directory: str | Path | None = None) -> Experimen
     names = experiment_names(d)
     if name not in names:
         raise ValueError(f"unknown experiment {name!r} in {d}; {nearest_name(name, names)}")
-    module = _module_for(d / f"{name}.py")
-    exp = getattr(module, "EXPERIMENT", None)
-    if not isinstance(exp, Experiment):
-        raise ValueError(
-            f"experiment file {d / (name + '.py')} must define EXPERIMENT = Experiment(...), "
-            f"found {short_repr(exp)}"
-        )
-    if exp.name != name:
-        raise ValueError(
-            f"experiment file {name}.py declares name={exp.name!r}; the name must equal the "
-            f"file's stem {name!r}"
-        )
-    return exp
+    return experiment_from_sources(read_sources(d, name), d)
 
 
 class Hooks(NamedTuple):
@@ -137,13 +254,23 @@ class Hooks(NamedTuple):
     figures: Callable[..., Any] | None
 
 
-def experiment_hooks(name: str, directory: str | Path | None = None) -> Hooks:
-    """The ``Hooks`` of experiment ``name`` (all None when it has no file in ``directory``)."""
+def experiment_hooks(
+    name: str, directory: str | Path | None = None, *, sources: Sources | None = None
+) -> Hooks:
+    """The ``Hooks`` of experiment ``name`` (all None when it has no file in ``directory``).
+
+    Args:
+        name: the experiment.
+        directory: the experiments directory (default ``default_experiments_dir()``).
+        sources: the sources a run read (its hooks then come from the same texts as its
+            cells); None reads the files as they are now.
+    """
     d = (Path(directory) if directory is not None else default_experiments_dir()).resolve()
-    path = d / f"{name}.py"
-    if not path.is_file():
-        return Hooks(None, None, None)
-    module = _module_for(path)
+    if sources is None:
+        if not (d / f"{name}.py").is_file():
+            return Hooks(None, None, None)
+        sources = read_sources(d, name)
+    module = load_sources(sources, d)
     found = [getattr(module, h, None) for h in Hooks._fields]
     return Hooks(*(h if callable(h) else None for h in found))
 

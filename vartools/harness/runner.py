@@ -11,9 +11,11 @@ Executors. "serial" (in this process), "processes" (local worker processes) and
 "dask" (a Dask distributed cluster: ``scheduler="tcp://HOST:PORT"``, or a local
 cluster on loopback when no address is given; needs ``pip install
 'vartools[dask]'``). Workers receive a small task tuple (experiments directory,
-experiment name, scale, cell key, seed, fingerprint, parameters of the
-checkpoints): never generators or estimators. They rebuild the experiment from
-its file and return arrays.
+experiment name, scale, cell key, seed, fingerprint, the experiment's source texts
+as the driver read them, parameters of the checkpoints): never generators or
+estimators. They execute those texts, check that the fingerprint of what they loaded
+is the task's (``vartools.harness.fingerprint``; else ``StaleDefinitionError``, and
+the run fails with nothing written under that key) and return arrays.
 
 Example:
     >>> import tempfile
@@ -43,14 +45,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vartools.harness.cells import CellKey, CellTask, _load_cached, plan_cells
+from vartools.core.validation import nearest_name
+from vartools.harness.cells import CellKey, CellTask, _load_cached, inputs_digest, plan_cells
 from vartools.harness.compute import (
     _INLINE,
 )
 from vartools.harness.executors import _EXECUTE
 from vartools.harness.experiment import Experiment
-from vartools.harness.fingerprint import fingerprint
-from vartools.harness.loading import default_experiments_dir, experiment_hooks, load_experiment
+from vartools.harness.fingerprint import Sources, fingerprint, read_sources
+from vartools.harness.loading import (
+    default_experiments_dir,
+    experiment_from_sources,
+    experiment_hooks,
+    experiment_names,
+)
 from vartools.harness.output import (
     _assemble_summary,
     _assemble_training,
@@ -117,21 +125,32 @@ class RunReport:
 
 def _prepare(
     experiment: str | Experiment, scale: str, directory: str | Path | None, executor: str
-) -> tuple[Experiment, str | None]:
+) -> tuple[Experiment, str | None, Sources | None]:
+    """The experiment at ``scale``, its directory and its sources, each read once.
+
+    A name is loaded from the sources read here, which the tasks then carry: the
+    definition keyed is the one computed, whatever happens to the files meanwhile.
+    """
+    d = Path(directory) if directory is not None else default_experiments_dir()
     if isinstance(experiment, Experiment):
         exp = experiment.at_scale(scale)
-        if executor != "serial":
-            d = Path(directory) if directory is not None else default_experiments_dir()
-            loaded = load_experiment(exp.name, d).at_scale(scale)
-            if fingerprint(loaded, d) != fingerprint(exp, d):
-                raise ValueError(
-                    f"executor {executor!r} rebuilds experiment {exp.name!r} from its file in "
-                    f"{d}, which differs from the Experiment object given; pass its name"
-                )
-            return exp, str(d.resolve())
-        return exp, None
-    d = Path(directory) if directory is not None else default_experiments_dir()
-    return load_experiment(experiment, d).at_scale(scale), str(d.resolve())
+        if executor == "serial":
+            return exp, None, None
+        sources = read_sources(d, exp.name)
+        loaded = experiment_from_sources(sources, d).at_scale(scale)
+        if fingerprint(loaded, sources).definition != fingerprint(exp, sources).definition:
+            raise ValueError(
+                f"executor {executor!r} rebuilds experiment {exp.name!r} from its file in "
+                f"{d}, which differs from the Experiment object given; pass its name"
+            )
+        return loaded, str(d.resolve()), sources
+    names = experiment_names(d)
+    if experiment not in names:
+        raise ValueError(
+            f"unknown experiment {experiment!r} in {d.resolve()}; {nearest_name(experiment, names)}"
+        )
+    sources = read_sources(d, experiment)
+    return experiment_from_sources(sources, d).at_scale(scale), str(d.resolve()), sources
 
 
 def run_experiment(
@@ -182,12 +201,12 @@ def run_experiment(
     if workers is not None and (isinstance(workers, bool) or workers < 1):
         raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
     t_start = time.perf_counter()
-    exp, dir_str = _prepare(experiment, scale, directory, executor)
+    exp, dir_str, sources = _prepare(experiment, scale, directory, executor)
     root_seed = exp.seed if seed is None else int(seed)
     if root_seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
-    fp = fingerprint(exp, Path(dir_str) if dir_str else None)
-    fp = f"{fp}:{root_seed}"
+    parts = fingerprint(exp, sources)
+    fp = f"{parts.key}:{root_seed}"
     if dir_str is None:
         _INLINE[(exp.name, fp)] = exp
     out_dir = Path(out if out is not None else default_results_root(scale)) / exp.name
@@ -209,7 +228,8 @@ def run_experiment(
         todo: list[CellTask] = []
         stale = []
         for key in keys:
-            cached, why = _load_cached(cell_dir / key.filename, key, fp)
+            inputs = extra(key)
+            cached, why = _load_cached(cell_dir / key.filename, key, fp, inputs_digest(**inputs))
             if cached is not None:
                 results[key] = cached
                 report.cells_reused += 1
@@ -219,7 +239,9 @@ def run_experiment(
             elif why != "missing":
                 report.messages.append(f"recomputing {key.filename}: {why}")
             report.cells_discarded += why != "missing"
-            todo.append(CellTask(dir_str, exp.name, scale, key, root_seed, fp, **extra(key)))
+            todo.append(
+                CellTask(dir_str, exp.name, scale, key, root_seed, fp, parts, sources, **inputs)
+            )
         if stale:
             report.messages.append(
                 f"recomputing {len(stale)} stale cells (from a changed experiment definition "
@@ -246,7 +268,12 @@ def run_experiment(
             )
         try:
             for task, (arrays, meta) in _EXECUTE[executor](todo, workers, scheduler):
-                meta = {**meta, "key": list(task.key), "fingerprint": fp}
+                meta = {
+                    **meta,
+                    "key": list(task.key),
+                    "fingerprint": fp,
+                    "inputs": inputs_digest(task.thetas, task.steps),
+                }
                 spent = float(np.sum(meta.get("seconds", 0.0))) + float(
                     meta.get("seconds_train", 0.0)
                 )
@@ -299,7 +326,7 @@ def run_experiment(
     if raw:
         _write_raw(out_dir / "raw.npz", exp, ests, results, steps)
         report.files.append(out_dir / "raw.npz")
-    hooks = experiment_hooks(exp.name, directory)
+    hooks = experiment_hooks(exp.name, directory, sources=sources)
     extra_tables: dict[str, pd.DataFrame] = {}
     if hooks.tables is not None:  # the experiment's own tables (exact curves, ...)
         extra_tables = dict(hooks.tables(exp, report.summary))
