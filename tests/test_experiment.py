@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 import numpy as np
@@ -13,7 +14,12 @@ from vartools.catalogue.registry import ESTIMATORS, get_estimator, register_esti
 from vartools.core import optim
 from vartools.harness.experiment import Experiment, Scale, Trajectory
 from vartools.harness.fingerprint import stable_description
-from vartools.harness.loading import discover, experiment_names, load_experiment
+from vartools.harness.loading import (
+    discover,
+    experiment_hooks,
+    experiment_names,
+    load_experiment,
+)
 
 
 def _exp(**kw):
@@ -122,6 +128,71 @@ def test_registry_finds_names_and_reports_broken_files(tmp_path):
     assert "half written" in errors["broken"] and "stem" in errors["wrong_name"]
     with pytest.raises(ValueError, match="did you mean 'good_one'"):
         load_experiment("good_on", tmp_path)
+
+
+PACKAGE_INIT = """
+from vartools.harness.experiment import Experiment
+from .oracles import exact_table
+EXPERIMENT = Experiment(name="{name}", description="a package", problem="liu_toy",
+                        estimators=["sf"], n_samples=[2], n_reps=10)
+"""
+
+
+def _package(root, name, *, figures=True):
+    d = root / name
+    d.mkdir()
+    (d / "__init__.py").write_text(PACKAGE_INIT.format(name=name))
+    (d / "oracles.py").write_text("def exact_table(scale):\n    return scale\n")
+    if figures:
+        (d / "figures.py").write_text("def figures(summary, extra, out_dir):\n    return []\n")
+    return d
+
+
+@pytest.mark.parametrize("as_package", [False, True])
+def test_package_experiments_are_found_with_their_hooks(tmp_path, as_package):
+    """An experiment package is found beside single files, in a plain directory or a package.
+
+    Its relative imports work, ``exact_table`` comes from its namespace and ``figures`` from
+    its ``figures.py``, which loading the experiment does not import.
+    """
+    root = tmp_path / "exps_pkg" if as_package else tmp_path / "exps_dir"
+    root.mkdir()
+    if as_package:
+        (root / "__init__.py").write_text("")
+    (root / "single.py").write_text(
+        PACKAGE_INIT.format(name="single").replace("from .oracles import exact_table\n", "")
+    )
+    _package(root, "packed")
+    _package(root, "plain", figures=False)
+    (root / "_private").mkdir()
+    (root / "_private" / "__init__.py").write_text("X = 1\n")
+    assert experiment_names(root) == ["packed", "plain", "single"]
+    exp = load_experiment("packed", root)
+    assert exp.name == "packed"
+    figures_file = str(root / "packed" / "figures.py")
+    loaded = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == figures_file]
+    assert loaded == []  # figure code is not imported to load (or run) the experiment
+    hooks = experiment_hooks("packed", root)
+    assert hooks.exact_table is not None and hooks.exact_table("quick") == "quick"
+    assert hooks.figures is not None and hooks.figures(None, {}, tmp_path) == []
+    assert hooks.tables is None
+    plain = experiment_hooks("plain", root)
+    assert plain.exact_table is not None and plain.figures is None
+    assert experiment_hooks("single", root) == (None, None, None)
+
+
+def test_an_experiment_declared_twice_is_refused(tmp_path):
+    _package(tmp_path, "twice")
+    (tmp_path / "twice.py").write_text(PACKAGE_INIT.format(name="twice"))
+    with pytest.raises(ValueError, match="declared twice.*keep one"):
+        experiment_names(tmp_path)
+
+
+def test_a_package_declaring_another_name_is_refused(tmp_path):
+    d = _package(tmp_path, "mine")
+    (d / "__init__.py").write_text(PACKAGE_INIT.format(name="theirs"))
+    with pytest.raises(ValueError, match="mine/__init__.py declares name='theirs'"):
+        load_experiment("mine", tmp_path)
 
 
 def test_repository_experiments_load():

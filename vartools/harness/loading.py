@@ -1,10 +1,12 @@
 """Where experiment files live, and how they are found, imported and checked.
 
-An experiment is a Python file ``experiments/<name>.py`` that declares one
-module-level ``EXPERIMENT = Experiment(...)`` whose ``name`` is the file's stem (see
-``vartools.harness.experiment``). This module finds the experiments directory, lists the
-files, imports them (``load_experiment``, ``discover``) and reads their optional
-module-level hooks (``experiment_hooks``).
+An experiment is a Python file ``experiments/<name>.py``, or a package
+``experiments/<name>/__init__.py`` (an experiment that has models, oracles or figures of
+its own in sibling modules), that declares one module-level
+``EXPERIMENT = Experiment(...)`` whose ``name`` is the file's stem (the package's folder
+name); see ``vartools.harness.experiment``. This module finds the experiments directory,
+lists the experiments, imports them (``load_experiment``, ``discover``) and reads their
+optional module-level hooks (``experiment_hooks``).
 """
 
 from __future__ import annotations
@@ -51,14 +53,27 @@ def default_experiments_dir() -> Path:
     return (Path(__file__).resolve().parent.parent / "experiments").resolve()
 
 
+def _experiment_name(path: Path) -> str:
+    """The experiment a file declares: a package's folder name, else the file's stem."""
+    return path.parent.name if path.name == "__init__.py" else path.stem
+
+
+def _experiment_path(directory: Path, name: str) -> Path:
+    """The file declaring ``name``: ``<name>/__init__.py`` (a package) or ``<name>.py``."""
+    package = directory / name / "__init__.py"
+    return package if package.is_file() else directory / f"{name}.py"
+
+
 def _module_for(path: Path) -> Any:
-    """Import an experiment file (as ``<package>.<stem>`` when its directory is a package)."""
-    directory = path.parent
+    """Import an experiment file or package (as ``<package>.<name>`` when its directory is one)."""
+    is_package = path.name == "__init__.py"
+    name = _experiment_name(path)
+    directory = path.parent.parent if is_package else path.parent
     if (directory / "__init__.py").is_file():
         parent = str(directory.parent)
         if parent not in sys.path:
             sys.path.insert(0, parent)
-        modname = f"{directory.name}.{path.stem}"
+        modname = f"{directory.name}.{name}"
         cached = sys.modules.get(modname)
         if cached is not None and Path(getattr(cached, "__file__", "")).resolve() == path:
             return cached
@@ -66,10 +81,11 @@ def _module_for(path: Path) -> Any:
             del sys.modules[modname]
         return importlib.import_module(modname)
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
-    modname = f"_vartools_experiment_{digest}_{path.stem}"
+    modname = f"_vartools_experiment_{digest}_{name}"
     if modname in sys.modules:
         return sys.modules[modname]
-    spec = importlib.util.spec_from_file_location(modname, path)
+    search = [str(path.parent)] if is_package else None  # a package's relative imports
+    spec = importlib.util.spec_from_file_location(modname, path, submodule_search_locations=search)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import experiment file {path}")
     module = importlib.util.module_from_spec(spec)
@@ -84,17 +100,27 @@ def _candidates(directory: Path) -> list[Path]:
             f"experiments directory {directory} does not exist; run from the repository root "
             f"or set ${EXPERIMENTS_ENV} (or pass --experiments DIR)"
         )
-    return sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
+    files = [p for p in directory.glob("*.py") if not p.name.startswith("_")]
+    packages = [p for p in directory.glob("*/__init__.py") if not p.parent.name.startswith("_")]
+    found = sorted(files + packages, key=_experiment_name)
+    names = [_experiment_name(p) for p in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(
+            f"experiments {twice} in {directory} are declared twice, as a file <name>.py and a "
+            "package <name>/__init__.py; keep one of the two"
+        )
+    return found
 
 
 def experiment_names(directory: str | Path | None = None) -> list[str]:
-    """Names of the experiment files in ``directory`` (without importing them)."""
+    """Names of the experiments (files and packages) in ``directory``, without importing them."""
     d = Path(directory) if directory is not None else default_experiments_dir()
-    return [p.stem for p in _candidates(d.resolve())]
+    return [_experiment_name(p) for p in _candidates(d.resolve())]
 
 
 def load_experiment(name: str, directory: str | Path | None = None) -> Experiment:
-    """Import ``<directory>/<name>.py`` and return its ``EXPERIMENT``.
+    """Import ``<directory>/<name>.py`` (or the package ``<name>/``); return its ``EXPERIMENT``.
 
     Raises:
         ValueError: unknown name (with the nearest valid one) or a malformed file.
@@ -103,17 +129,18 @@ def load_experiment(name: str, directory: str | Path | None = None) -> Experimen
     names = experiment_names(d)
     if name not in names:
         raise ValueError(f"unknown experiment {name!r} in {d}; {nearest_name(name, names)}")
-    module = _module_for(d / f"{name}.py")
+    path = _experiment_path(d, name)
+    module = _module_for(path)
     exp = getattr(module, "EXPERIMENT", None)
     if not isinstance(exp, Experiment):
         raise ValueError(
-            f"experiment file {d / (name + '.py')} must define EXPERIMENT = Experiment(...), "
+            f"experiment file {path} must define EXPERIMENT = Experiment(...), "
             f"found {short_repr(exp)}"
         )
     if exp.name != name:
         raise ValueError(
-            f"experiment file {name}.py declares name={exp.name!r}; the name must equal the "
-            f"file's stem {name!r}"
+            f"experiment file {path.relative_to(d)} declares name={exp.name!r}; the name must "
+            f"equal the file's stem (a package's folder name) {name!r}"
         )
     return exp
 
@@ -130,6 +157,11 @@ class Hooks(NamedTuple):
       pure function of its tables: ``extra`` maps "training" and every extra table's key
       to the table read back from disk (or None). Without it,
       ``vartools.plots.figures.plot_experiment`` draws the default figures.
+
+    A package experiment declares ``exact_table`` and ``tables`` in its ``__init__.py``
+    (imported there from its oracles module, so that they are part of what it defines)
+    and ``figures`` in its ``figures.py``, which is imported only when asked for here:
+    figure code is never loaded to run an experiment.
     """
 
     exact_table: Callable[[str], Any] | None
@@ -140,12 +172,20 @@ class Hooks(NamedTuple):
 def experiment_hooks(name: str, directory: str | Path | None = None) -> Hooks:
     """The ``Hooks`` of experiment ``name`` (all None when it has no file in ``directory``)."""
     d = (Path(directory) if directory is not None else default_experiments_dir()).resolve()
-    path = d / f"{name}.py"
+    path = _experiment_path(d, name)
     if not path.is_file():
         return Hooks(None, None, None)
     module = _module_for(path)
-    found = [getattr(module, h, None) for h in Hooks._fields]
-    return Hooks(*(h if callable(h) else None for h in found))
+    found = {h: getattr(module, h, None) for h in Hooks._fields}
+    if path.name == "__init__.py" and (path.parent / "figures.py").is_file():
+        fig_module = importlib.import_module(".figures", module.__name__)
+        if not callable(getattr(fig_module, "figures", None)):
+            raise ValueError(
+                f"{path.parent / 'figures.py'} must define figures(summary, extra, out_dir) "
+                "-> list of paths; rename its entry point to figures"
+            )
+        found["figures"] = fig_module.figures
+    return Hooks(*(h if callable(h) else None for h in found.values()))
 
 
 def discover(
