@@ -78,6 +78,9 @@ def fingerprint(exp: Any, directory: Path | None) -> str:
     files = sorted(pkg.rglob("*.py"))  # every module, sub-packages (vartools/settings/) too
     if directory is not None and (directory / f"{exp.name}.py").is_file():
         files.append(directory / f"{exp.name}.py")
+    elif directory is not None and (directory / exp.name / "__init__.py").is_file():
+        # a package experiment: its declaration, models and oracles (figures define no number)
+        files += sorted(p for p in (directory / exp.name).glob("*.py") if p.name != "figures.py")
     payload = json.dumps(stable_description(exp), sort_keys=True)
     h = hashlib.sha256(payload.encode())
     h.update(source_digest(files).encode())
