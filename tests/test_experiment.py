@@ -14,12 +14,15 @@ from vartools.catalogue.registry import ESTIMATORS, get_estimator, register_esti
 from vartools.core import optim
 from vartools.harness.experiment import Experiment, Scale, Trajectory
 from vartools.harness.fingerprint import stable_description
+from vartools.harness.layout import Layout
 from vartools.harness.loading import (
     discover,
     experiment_hooks,
     experiment_names,
     load_experiment,
 )
+from vartools.harness.plot_spec import Plot
+from vartools.plots.figures import sweep_key
 
 
 def _exp(**kw):
@@ -80,9 +83,31 @@ def test_build_problems_estimators_and_point_columns():
 
 
 def test_sweep_key_defaults():
-    assert _exp().sweep_key() == "n"
-    assert _exp(points=[{"eta": 0.0}, {"eta": 1.0}]).sweep_key() == "eta"
-    assert _exp(x="n_evals").sweep_key() == "n_evals"
+    assert sweep_key(_exp()) == "n"
+    assert sweep_key(_exp(points=[{"eta": 0.0}, {"eta": 1.0}])) == "eta"
+    assert sweep_key(_exp(plot=Plot(x="n_evals"))) == "n_evals"
+    traj = Trajectory(estimator="sf", n=1, optimizer=optim.adam(0.1), steps=2, every=1)
+    assert sweep_key(_exp(trajectory=traj)) == "step"
+
+
+def test_layout_and_plot_are_separate_from_what_is_measured():
+    """Cell layout and plot spec are their own frozen values, validated where declared."""
+    e = _exp(layout=Layout(block_size=64, blocks_per_cell=3), plot=Plot(log_x=True))
+    assert (e.layout.block_size, e.layout.blocks_per_cell, e.layout.checkpoints_per_cell) == (
+        64,
+        3,
+        10,
+    )
+    assert e.plot == Plot(x=None, log_x=True, log_y=True)
+    assert e.at_scale("quick").layout == e.layout
+    with pytest.raises(ValueError, match="Layout blocks_per_cell"):
+        Layout(blocks_per_cell=0)
+    with pytest.raises(TypeError, match="layout must be a Layout"):
+        _exp(layout={"block_size": 64})
+    with pytest.raises(TypeError, match="plot must be a Plot"):
+        _exp(plot="k")
+    with pytest.raises(TypeError, match="block_size"):
+        _exp(block_size=64)  # the layout is not a field of what is measured
 
 
 def test_stable_description_has_no_addresses_and_tracks_changes():
