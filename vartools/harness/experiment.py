@@ -1,6 +1,7 @@
 """Experiments: frozen declarations of what to measure, found by name in experiments/.
 
-An experiment is a Python file ``experiments/<name>.py`` that declares one
+An experiment is a Python file ``experiments/<name>.py`` (or a package
+``experiments/<name>/``, see ``vartools.harness.loading``) that declares one
 module-level ``EXPERIMENT = Experiment(...)`` whose ``name`` is the file's stem.
 Declaring must be cheap (no computation at import): problems are built by a
 factory, estimators by name or as Python objects. Two kinds:
@@ -210,8 +211,8 @@ class Experiment:
     """A frozen declaration of a variance measurement (see the module docstring).
 
     Args:
-        name: the experiment's name: the file's stem, used on the command line and as
-            the results directory.
+        name: the experiment's name: the file's stem (a package's folder), used on the
+            command line and as the results directory.
         description: one paragraph: what it reproduces (paper, figure) and how.
         problem: a SETTINGS name (``make_problem(name, **point)``), a factory
             ``(**point) -> Problem``, or a Problem (then ``points`` must be ``[{}]``).
