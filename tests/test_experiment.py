@@ -206,6 +206,19 @@ def test_package_experiments_are_found_with_their_hooks(tmp_path, as_package):
     assert experiment_hooks("single", root) == (None, None, None)
 
 
+def test_a_package_fingerprint_covers_its_modules_but_not_its_figures(tmp_path):
+    """Editing oracles.py changes the cache key; editing figures.py (no number) does not."""
+    from vartools.harness.fingerprint import fingerprint
+
+    d = _package(tmp_path, "keyed")
+    exp = load_experiment("keyed", tmp_path)
+    key = fingerprint(exp, tmp_path)
+    (d / "figures.py").write_text("def figures(summary, extra, out_dir):\n    return [1]\n")
+    assert fingerprint(exp, tmp_path) == key
+    (d / "oracles.py").write_text("def exact_table(scale):\n    return 2 * scale\n")
+    assert fingerprint(exp, tmp_path) != key
+
+
 def test_an_experiment_declared_twice_is_refused(tmp_path):
     _package(tmp_path, "twice")
     (tmp_path / "twice.py").write_text(PACKAGE_INIT.format(name="twice"))
