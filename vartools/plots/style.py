@@ -141,6 +141,9 @@ def estimator_colors(names: Iterable[str]) -> dict[str, str]:
 def paper_figure(height: float, ncols: int = 1, nrows: int = 1, **kw: Any) -> tuple[Figure, Any]:
     """A constrained-layout figure of the paper's text width with 7.5-8 pt fonts.
 
+    The 8-pt style is set in matplotlib's ``rcParams``, for the whole process (as the
+    paper's scripts always did); ``vartools plot`` draws its figures without this call.
+
     Args:
         height: height in inches.
         ncols: panels per row.
