@@ -21,6 +21,7 @@ import time
 
 from vartools.harness import runner
 from vartools.harness.experiment import Experiment
+from vartools.harness.layout import Layout
 from vartools.harness.runner import run_experiment
 
 
@@ -32,8 +33,7 @@ def tiny(cells: int) -> Experiment:
         estimators=["sf"],
         n_samples=[1],
         n_reps=2 * cells,
-        block_size=2,
-        blocks_per_cell=1,
+        layout=Layout(block_size=2, blocks_per_cell=1),
         exact=False,
         warmup=0,
     )

@@ -1,12 +1,16 @@
 """Demo sweep: SF vs SF + RLOO on the Liu et al. (2019) three-Bernoulli toy, against n and eta.
 
-A small example of a frozen-parameter sweep (see vartools/experiment.py): two parameter points
-(eta = 0 and eta = -4), three sample sizes, two estimators on common random numbers. Exact
+A small example of a frozen-parameter sweep (see vartools/harness/experiment.py): two
+parameter points (eta = 0 and eta = -4), three sample sizes, two estimators on common
+random numbers. Exact
 variances come from enumerating the n-sample joint support. Runs in about a second at the
 quick scale.
 """
 
 from vartools.harness.experiment import Experiment, Scale
+from vartools.harness.plot_spec import Plot
+
+__all__ = ["EXPERIMENT"]
 
 EXPERIMENT = Experiment(
     name="demo_liu",
@@ -22,6 +26,5 @@ EXPERIMENT = Experiment(
     n_reps=20_000,
     seed=0,
     quick=Scale(n_reps=2_000),
-    x="n",
-    log_x=True,
+    plot=Plot(x="n", log_x=True),
 )

@@ -1,6 +1,6 @@
 """Demo trajectory: the REBAR Bernoulli toy trained with Adam and one score-function sample.
 
-A small example of a training trajectory (see vartools/experiment.py): minimise
+A small example of a training trajectory (see vartools/harness/experiment.py): minimise
 E_{b ~ Bernoulli(sigmoid(phi))}[(b - 0.45)^2] from phi = 0 with Adam (lr 0.01) using the
 plain score-function estimator (n = 1); every ``every`` steps, measure the replicate variance
 of SF and SF + RLOO (n = 2) at the current logit, the exact loss, and the EMA variance of the
@@ -9,6 +9,8 @@ training estimator (the REBAR / DisARM measure, labelled ``ema_variance``).
 
 from vartools.core.optim import adam
 from vartools.harness.experiment import Experiment, Scale, Trajectory
+
+__all__ = ["EXPERIMENT"]
 
 EXPERIMENT = Experiment(
     name="demo_rebar",

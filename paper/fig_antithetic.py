@@ -4,21 +4,29 @@ Reads results/arm_toy/{summary,training,exact}.csv and results/quadratic_200/sum
 writes figures/antithetic.pdf.
 """
 
-from _common import COLORS, log_axes, new_figure, read, save, variance_bars
+import importlib
+import sys
+from pathlib import Path
 
-from experiments.arm_toy import markers
+from vartools.plots.helpers import log_axes, variance_bars
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's experiments/
+markers = importlib.import_module("experiments.arm_toy.figures").markers
+
 
 ARM = {
-    ("sf", 2): ("SF", COLORS[0], "o"),
-    ("rloo", 2): ("RLOO", COLORS[3], "s"),
-    ("arm", 1): ("ARM", COLORS[4], "^"),
-    ("disarm", 1): ("DisARM", COLORS[2], "D"),
+    ("sf", 2): ("SF", estimator_color("sf"), "o"),
+    ("rloo", 2): ("RLOO", estimator_color("rloo"), "s"),
+    ("arm", 1): ("ARM", estimator_color("arm"), "^"),
+    ("disarm", 1): ("DisARM", estimator_color("disarm"), "D"),
 }
 QUAD = {
-    "sf": ("SF", COLORS[0], "o"),
-    "rloo": ("RLOO", COLORS[3], "s"),
-    "disarm": ("DisARM", COLORS[2], "D"),
-    "dependency_aware": ("dependency-aware RB", COLORS[1], "v"),
+    "sf": ("SF", estimator_color("sf"), "o"),
+    "rloo": ("RLOO", estimator_color("rloo"), "s"),
+    "disarm": ("DisARM", estimator_color("disarm"), "D"),
+    "dependency_aware": ("dependency-aware RB", estimator_color("dependency_aware"), "v"),
 }
 
 
@@ -31,7 +39,7 @@ def main() -> None:
     summary = read("arm_toy")
     exact = read("arm_toy", "exact")
     mk = markers(summary, read("arm_toy", "training"))
-    fig, axes = new_figure(2.8, ncols=2)
+    fig, axes = paper_figure(2.8, ncols=2)
     ax_a, ax_q = axes[0]
     floor = 1e-12 * exact["exact_variance"].max()
     reach = mk["theta"].max()  # the exact lines stop where the trajectory stops
@@ -74,7 +82,7 @@ def main() -> None:
     ax_q.set_ylabel("mean per-dimension variance (log scale)")
     ax_q.set_title("Double-CV toy: $D = 200$ Bernoullis")
     ax_q.legend(loc="center right", bbox_to_anchor=(1, 0.7), frameon=False)
-    save(fig, "antithetic")
+    save_paper_figure(fig, "antithetic")
 
 
 if __name__ == "__main__":

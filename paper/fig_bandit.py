@@ -3,15 +3,17 @@
 Reads results/contextual_bandit/{summary,training}.csv; writes figures/bandit.pdf.
 """
 
-from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
+from vartools.plots.helpers import legend_below, log_axes, variance_bars
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
 
 STYLE = {
-    "no baseline": ("no baseline", COLORS[0], "o"),
-    "rloo per state": ("RLOO within each state", COLORS[5], "<"),
-    "rloo": ("RLOO", COLORS[3], "s"),
-    "constant J": ("constant $b = J(\\theta)$", COLORS[4], "^"),
-    "state value V(s)": ("state value $V(s)$", COLORS[2], "D"),
-    "optimal b*(s,a)": ("optimal $b^\\star(s, a)$", COLORS[1], "v"),
+    "no baseline": ("no baseline", estimator_color("no baseline"), "o"),
+    "rloo per state": ("RLOO within each state", estimator_color("rloo per state"), "<"),
+    "rloo": ("RLOO", estimator_color("rloo"), "s"),
+    "constant J": ("constant $b = J(\\theta)$", estimator_color("constant J"), "^"),
+    "state value V(s)": ("state value $V(s)$", estimator_color("state value V(s)"), "D"),
+    "optimal b*(s,a)": ("optimal $b^\\star(s, a)$", estimator_color("optimal b*(s,a)"), "v"),
 }
 
 
@@ -20,7 +22,7 @@ def main() -> None:
     s = read("contextual_bandit")
     s = s[s["kind"] == "mean"]
     training = read("contextual_bandit", "training")
-    fig, axes = new_figure(2.9, ncols=2, width_ratios=[1.6, 1])
+    fig, axes = paper_figure(2.9, ncols=2, width_ratios=[1.6, 1])
     ax_v, ax_r = axes[0]
     for name, (label, color, marker) in STYLE.items():
         m = s[s["estimator"] == name].sort_values("step")
@@ -38,12 +40,12 @@ def main() -> None:
     ax_v.set_ylabel("mean variance over logits (log scale)")
     n = int(s["n"].iloc[0])
     ax_v.set_title(f"policy-gradient variance, {n} episodes per estimate")
-    legend_below(fig, ax_v, 3)
+    legend_below(fig, ax_v, ncol=3, fontsize=7.5)
     ax_r.plot(training["step"], training["loss"], color="k", marker="o", ms=3, mfc="white")
     ax_r.set_xlabel("training step (Adam)")
     ax_r.set_ylabel("expected return $J(\\theta)$ (exact)")
     ax_r.set_title("expected return")
-    save(fig, "bandit")
+    save_paper_figure(fig, "bandit")
 
 
 if __name__ == "__main__":

@@ -3,16 +3,24 @@
 Reads results/bernoulli_toy/{summary,training}.csv; writes figures/bernoulli_toy.pdf.
 """
 
-from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
+import importlib
+import sys
+from pathlib import Path
 
-from experiments.bernoulli_toy import markers
+from vartools.plots.helpers import legend_below, log_axes, variance_bars
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's experiments/
+markers = importlib.import_module("experiments.bernoulli_toy.figures").markers
+
 
 STYLE = {
-    "sf": ("SF, 1 sample", COLORS[0], "o"),
-    "sf+ema": ("SF + moving average, 1 sample", COLORS[1], "v"),
-    "rloo": ("RLOO, $K = 2$", COLORS[3], "s"),
-    "arm": ("ARM, 1 pair (2 evals)", COLORS[4], "^"),
-    "disarm": ("DisARM, 1 pair (2 evals)", COLORS[2], "D"),
+    "sf": ("SF, 1 sample", estimator_color("sf"), "o"),
+    "sf+ema": ("SF + moving average, 1 sample", estimator_color("sf+ema"), "v"),
+    "rloo": ("RLOO, $K = 2$", estimator_color("rloo"), "s"),
+    "arm": ("ARM, 1 pair (2 evals)", estimator_color("arm"), "^"),
+    "disarm": ("DisARM, 1 pair (2 evals)", estimator_color("disarm"), "D"),
 }
 
 
@@ -21,7 +29,7 @@ def main() -> None:
     training = read("bernoulli_toy", "training")
     mk = markers(read("bernoulli_toy"), training)
     ts = sorted(mk["t"].unique())
-    fig, axes = new_figure(4.0, ncols=len(ts), nrows=2, height_ratios=[1, 2.4], sharex=True)
+    fig, axes = paper_figure(4.0, ncols=len(ts), nrows=2, height_ratios=[1, 2.4], sharex=True)
     for j, t in enumerate(ts):
         ax_l, ax_v = axes[0, j], axes[1, j]
         tr = training[training["at_t"].astype(float) == t]
@@ -45,8 +53,8 @@ def main() -> None:
         log_axes(ax_v)
         ax_v.set_xlabel("training step")
     axes[1, 0].set_ylabel("variance of $\\partial/\\partial\\phi$ (log scale)")
-    legend_below(fig, axes[1, 0], 3)
-    save(fig, "bernoulli_toy")
+    legend_below(fig, axes[1, 0], ncol=3, fontsize=7.5)
+    save_paper_figure(fig, "bernoulli_toy")
 
 
 if __name__ == "__main__":

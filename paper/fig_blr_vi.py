@@ -3,16 +3,18 @@
 Reads results/blr_vi/trajectories.csv; writes figures/blr_vi.pdf.
 """
 
-from _common import COLORS, legend_below, log_axes, new_figure, read, save
+from vartools.plots.helpers import legend_below, log_axes
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
 
 STYLE = {
-    "sf": ("score function", COLORS[0], "o"),
-    "sf+ema": ("SF + moving-average baseline", COLORS[5], "v"),
-    "sf+delta": ("SF + delta method", COLORS[1], "s"),
-    "pathwise": ("pathwise", COLORS[2], "^"),
-    "pathwise+delta": ("pathwise + delta method", COLORS[6], "x"),
-    "mvd": ("measure-valued", COLORS[3], "D"),
-    "mvd+delta": ("measure-valued + delta method", COLORS[4], "+"),
+    "sf": ("score function", estimator_color("sf"), "o"),
+    "sf+ema": ("SF + moving-average baseline", estimator_color("sf+ema"), "v"),
+    "sf+delta": ("SF + delta method", estimator_color("sf+delta"), "s"),
+    "pathwise": ("pathwise", estimator_color("pathwise"), "^"),
+    "pathwise+delta": ("pathwise + delta method", estimator_color("pathwise+delta"), "x"),
+    "mvd": ("measure-valued", estimator_color("mvd"), "D"),
+    "mvd+delta": ("measure-valued + delta method", estimator_color("mvd+delta"), "+"),
 }
 
 #: the ELBO panel starts here (at step 0 the negative ELBO is 15x larger)
@@ -22,7 +24,7 @@ ELBO_FROM = 500
 def main() -> None:
     """Left: mean over the 31 mean parameters of the variance; right: the ELBO."""
     traj = read("blr_vi", "trajectories")
-    fig, axes = new_figure(2.7, ncols=2)
+    fig, axes = paper_figure(2.7, ncols=2)
     ax_v, ax_e = axes[0]
     for name, (label, color, marker) in STYLE.items():
         t = traj[(traj["estimator"] == name) & (traj["block"] == "loc")]
@@ -43,8 +45,8 @@ def main() -> None:
     ax_e.set_xlabel("training step")
     ax_e.set_ylabel("negative ELBO")
     ax_e.set_title(f"negative ELBO on the full data (from step {ELBO_FROM})")
-    legend_below(fig, ax_v, 3)
-    save(fig, "blr_vi")
+    legend_below(fig, ax_v, ncol=3, fontsize=7.5)
+    save_paper_figure(fig, "blr_vi")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ Reads results/gaussian_costs/{summary,exact}.csv; writes figures/gaussian_costs.
 """
 
 import numpy as np
-from _common import COLORS, log_axes, new_figure, read, save, variance_bars
+
+from vartools.plots.helpers import log_axes, variance_bars
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
 
 COSTS = {
     "square": ("$f(x) = (x-k)^2$", None),
@@ -13,10 +16,10 @@ COSTS = {
 }
 COORDS = {"loc[0]": "mean $\\mu$", "scale[0]": "std. dev. $\\sigma$"}
 STYLE = {
-    "sf": ("score function", COLORS[0], "o"),
-    "sf+b*": ("score function + optimal baseline $b^\\star$", COLORS[1], "s"),
-    "pathwise": ("pathwise", COLORS[2], "^"),
-    "mvd": ("measure-valued (coupled)", COLORS[3], "D"),
+    "sf": ("score function", estimator_color("sf"), "o"),
+    "sf+b*": ("score function + optimal baseline $b^\\star$", estimator_color("sf+b*"), "s"),
+    "pathwise": ("pathwise", estimator_color("pathwise"), "^"),
+    "mvd": ("measure-valued (coupled)", estimator_color("mvd"), "D"),
 }
 
 
@@ -25,7 +28,7 @@ def main() -> None:
     summary = read("gaussian_costs")
     exact = read("gaussian_costs", "exact")
     mc = summary[(summary["kind"] == "coordinate") & (summary["n"] == 1)]
-    fig, axes = new_figure(6.4, ncols=2, nrows=3)
+    fig, axes = paper_figure(6.4, ncols=2, nrows=3)
     for i, (cost, (label, ticks)) in enumerate(COSTS.items()):
         for j, (coord, clabel) in enumerate(COORDS.items()):
             ax = axes[i, j]
@@ -53,7 +56,7 @@ def main() -> None:
             ax.set_ylabel("variance (log scale)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=2, frameon=False)
-    save(fig, "gaussian_costs")
+    save_paper_figure(fig, "gaussian_costs")
 
 
 if __name__ == "__main__":

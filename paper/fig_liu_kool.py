@@ -3,14 +3,26 @@
 Reads results/liu_kool_toy/{summary,exact}.csv; writes figures/liu_kool.pdf.
 """
 
-from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
+import importlib
+import sys
+from pathlib import Path
 
-from experiments.liu_kool_toy import markers
+from vartools.plots.helpers import legend_below, log_axes, variance_bars
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's experiments/
+markers = importlib.import_module("experiments.liu_kool_toy.figures").markers
+
 
 STYLE = {
-    "reinforce": ("REINFORCE ($n$ samples)", COLORS[0], "o"),
-    "rloo": ("RLOO ($K$ samples)", COLORS[1], "s"),
-    "sum_and_sample": ("sum-and-sample ($k$ summed + 1 sampled)", COLORS[2], "^"),
+    "reinforce": ("REINFORCE ($n$ samples)", estimator_color("reinforce"), "o"),
+    "rloo": ("RLOO ($K$ samples)", estimator_color("rloo"), "s"),
+    "sum_and_sample": (
+        "sum-and-sample ($k$ summed + 1 sampled)",
+        estimator_color("sum_and_sample"),
+        "^",
+    ),
 }
 
 
@@ -19,7 +31,7 @@ def main() -> None:
     exact = read("liu_kool_toy", "exact")
     mk = markers(read("liu_kool_toy"))
     etas = sorted(exact["eta"].unique(), reverse=True)
-    fig, axes = new_figure(2.7, ncols=len(etas))
+    fig, axes = paper_figure(2.7, ncols=len(etas))
     for ax, eta in zip(axes[0], etas, strict=True):
         ex = exact[exact["eta"] == eta]
         floor = 1e-12 * ex["exact_variance"].max()
@@ -40,8 +52,8 @@ def main() -> None:
         ax.set_title(f"$\\eta = {eta:g}$, exact gradient ${float(ex['truth'].iloc[0]):.4g}$")
         ax.set_xlabel("$f$ evaluations per estimate")
     axes[0, 0].set_ylabel("variance of $\\partial/\\partial\\eta$ (log scale)")
-    legend_below(fig, axes[0, 0], 3)
-    save(fig, "liu_kool")
+    legend_below(fig, axes[0, 0], ncol=3, fontsize=7.5)
+    save_paper_figure(fig, "liu_kool")
 
 
 if __name__ == "__main__":

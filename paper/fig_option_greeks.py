@@ -4,13 +4,16 @@ Reads results/option_greeks/{exact,summary,digital}.csv; writes figures/option_g
 """
 
 import pandas as pd
-from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
+
+from vartools.plots.helpers import legend_below, log_axes, variance_bars
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
 
 STYLE = {
-    "lr": ("likelihood ratio (score function)", COLORS[0], "o"),
-    "lr+cv": ("likelihood ratio + control variate", COLORS[1], "s"),
-    "pathwise": ("pathwise", COLORS[2], "^"),
-    "pathwise+cv": ("pathwise + control variate", COLORS[6], "x"),
+    "lr": ("likelihood ratio (score function)", estimator_color("lr"), "o"),
+    "lr+cv": ("likelihood ratio + control variate", estimator_color("lr+cv"), "s"),
+    "pathwise": ("pathwise", estimator_color("pathwise"), "^"),
+    "pathwise+cv": ("pathwise + control variate", estimator_color("pathwise+cv"), "x"),
 }
 PANELS = (
     ("call", "s0", "European call: delta"),
@@ -24,7 +27,7 @@ def main() -> None:
     exact = read("option_greeks", "exact")
     mc = pd.concat([read("option_greeks"), read("option_greeks", "digital")], ignore_index=True)
     mc = mc[(mc["kind"] == "coordinate") & (mc["n"] == 1)]
-    fig, axes = new_figure(2.6, ncols=3)
+    fig, axes = paper_figure(2.6, ncols=3)
     for ax, (kind, coord, title) in zip(axes[0], PANELS, strict=True):
         for name, (label, color, marker) in STYLE.items():
             if kind == "digital" and name.startswith("pathwise"):
@@ -45,8 +48,8 @@ def main() -> None:
         ax.set_title(title)
         ax.set_xlabel("moneyness $S_0/K$")
     axes[0, 0].set_ylabel("single-sample variance (log scale)")
-    legend_below(fig, axes[0, 0], 2)
-    save(fig, "option_greeks")
+    legend_below(fig, axes[0, 0], ncol=2, fontsize=7.5)
+    save_paper_figure(fig, "option_greeks")
 
 
 if __name__ == "__main__":

@@ -3,13 +3,19 @@
 Reads results/sbn_digits/{summary,exact}.csv; writes figures/sbn.pdf.
 """
 
-from _common import COLORS, legend_below, log_axes, new_figure, read, save, variance_bars
+from vartools.plots.helpers import legend_below, log_axes, variance_bars
+from vartools.plots.paper import read, save_paper_figure
+from vartools.plots.style import estimator_color, paper_figure
 
 STYLE = {
-    "sf+rloo": ("SF + RLOO ($n$ samples)", COLORS[0], "o"),
-    "arm": ("ARM ($n$ pairs)", COLORS[4], "^"),
-    "disarm": ("DisARM ($n$ pairs)", COLORS[2], "D"),
-    "local_expectation": ("local expectation ($n$ samples)", COLORS[3], "*"),
+    "sf+rloo": ("SF + RLOO ($n$ samples)", estimator_color("sf+rloo"), "o"),
+    "arm": ("ARM ($n$ pairs)", estimator_color("arm"), "^"),
+    "disarm": ("DisARM ($n$ pairs)", estimator_color("disarm"), "D"),
+    "local_expectation": (
+        "local expectation ($n$ samples)",
+        estimator_color("local_expectation"),
+        "*",
+    ),
 }
 SNAPSHOTS = (300, 3000)
 
@@ -19,7 +25,7 @@ def main() -> None:
     s = read("sbn_digits")
     s = s[s["kind"] == "mean"]
     elbo = read("sbn_digits", "exact")
-    fig, axes = new_figure(2.8, ncols=1 + len(SNAPSHOTS))
+    fig, axes = paper_figure(2.8, ncols=1 + len(SNAPSHOTS))
     ax_e = axes[0, 0]
     ax_e.plot(elbo["step"], elbo["elbo"], color="k")
     for step in SNAPSHOTS:
@@ -43,8 +49,8 @@ def main() -> None:
         ax.set_xlabel("$f$ evaluations (log scale)")
         ax.set_title(f"variance at step {step}")
     axes[0, 1].set_ylabel("mean variance over weights (log)")
-    legend_below(fig, axes[0, 1], 2)
-    save(fig, "sbn")
+    legend_below(fig, axes[0, 1], ncol=2, fontsize=7.5)
+    save_paper_figure(fig, "sbn")
 
 
 if __name__ == "__main__":

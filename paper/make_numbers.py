@@ -7,17 +7,22 @@ estimate) and vartools.__version__. Macro names are ``\\Vt`` + letters. Usage:
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from _common import meta, out_dir, read
 from fig_blr_vi import ELBO_FROM
 
 import vartools
-from experiments.bernoulli_toy import markers
+from vartools.plots.paper import meta, out_dir, read
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's experiments/
+markers = importlib.import_module("experiments.bernoulli_toy.figures").markers
 
 MACROS: dict[str, str] = {}
 

@@ -13,12 +13,14 @@ from vartools.harness.runner import run_experiment
 from vartools.oracles import exact
 
 EXP = load_experiment("arm_toy")
-A = importlib.import_module("experiments.arm_toy")
-B = importlib.import_module("experiments.bernoulli_toy")
+A = importlib.import_module("experiments.arm_toy.models")
+AO = importlib.import_module("experiments.arm_toy.oracles")
+AF = importlib.import_module("experiments.arm_toy.figures")
+B = importlib.import_module("experiments.bernoulli_toy.oracles")
 
 
 def test_exact_table_matches_the_closed_forms():
-    tab = A.exact_table("quick")
+    tab = AO.exact_table("quick")
     t = A.TARGET
     for phi in (0.0, 1.15, 4.6):
         rows = tab[np.isclose(tab["logit"], phi)].set_index(["estimator", "n"])["exact_variance"]
@@ -34,7 +36,7 @@ def test_trajectory_ascends_and_markers_lie_within_their_intervals(tmp_path):
     rep = run_experiment(EXP, scale="quick", out=tmp_path, progress=False)
     theta = special.expit(rep.training["theta.logits[0]"].to_numpy())
     assert theta[-1] > 0.9 and np.all(np.diff(rep.training["loss"]) > -1e-3)
-    mk = A.markers(rep.summary, rep.training)
+    mk = AF.markers(rep.summary, rep.training)
     t = A.TARGET
     checked = 0
     for r in mk.itertuples():

@@ -16,7 +16,9 @@ from vartools.harness.runner import run_experiment
 from vartools.oracles import exact
 
 EXP = load_experiment("bernoulli_toy")
-B = importlib.import_module("experiments.bernoulli_toy")
+B = importlib.import_module("experiments.bernoulli_toy.models")
+BO = importlib.import_module("experiments.bernoulli_toy.oracles")
+BF = importlib.import_module("experiments.bernoulli_toy.figures")
 
 
 @pytest.mark.parametrize("t", [0.45, 0.499, 0.2])
@@ -26,22 +28,22 @@ def test_closed_form_arm_and_disarm_match_the_cell_oracle_and_the_gradient(t, ph
     f0, f1 = t * t, (1 - t) ** 2
     g = exact.exact_gradient(prob)[0]
     assert abs(g - special.expit(phi) * special.expit(-phi) * (1 - 2 * t)) < ATOL
-    for kind, fn in (("arm", B.arm_moments), ("disarm", B.disarm_moments)):
+    for kind, fn in (("arm", BO.arm_moments), ("disarm", BO.disarm_moments)):
         mean, var = fn(phi, f0, f1)
         ref_mean, ref_var = antithetic_moments(prob, kind, 1)
         assert abs(mean - g) < ATOL
         assert abs(mean - ref_mean[0]) < ATOL
         assert abs(var - ref_var[0]) < ATOL
     # DisARM is ARM Rao-Blackwellised over u: never more variable
-    assert B.disarm_moments(phi, f0, f1)[1] <= B.arm_moments(phi, f0, f1)[1] + ATOL
+    assert BO.disarm_moments(phi, f0, f1)[1] <= BO.arm_moments(phi, f0, f1)[1] + ATOL
 
 
 def test_exact_variances_against_enumeration_of_the_estimators():
     t, phi = 0.45, -1.2
     prob = B.problem(t).with_params(np.array([phi]))
-    ev = B.exact_variances(phi, t)
+    ev = BO.exact_variances(phi, t)
     ests = {e.name: e for e in B.estimators()}
-    for name, n in B.CURVES:
+    for name, n in BF.CURVES:
         if name in ("arm", "disarm", "sf+ema"):
             continue
         mean, var = exact.exact_moments(prob, ests[name], n)
@@ -58,7 +60,7 @@ def test_exact_variances_against_enumeration_of_the_estimators():
 def test_quick_run_markers_lie_within_their_intervals_of_the_exact_variances(tmp_path):
     rep = run_experiment(EXP, scale="quick", out=tmp_path, progress=False)
     assert rep.complete
-    mk = B.markers(rep.summary, rep.training)
+    mk = BF.markers(rep.summary, rep.training)
     assert set(mk["t"]) == {0.45, 0.499}
     n_checked = 0
     for r in mk.itertuples():
@@ -67,7 +69,7 @@ def test_quick_run_markers_lie_within_their_intervals_of_the_exact_variances(tmp
         truth = r.exact_variance
         if r.estimator in ("arm", "disarm"):
             t = r.t
-            fn = B.arm_moments if r.estimator == "arm" else B.disarm_moments
+            fn = BO.arm_moments if r.estimator == "arm" else BO.disarm_moments
             truth = fn(float(special.logit(r.theta)), t * t, (1 - t) ** 2)[1]
         assert abs(r.variance - truth) <= Z_HUNDRED * r.variance_se, r
         n_checked += 1

@@ -34,6 +34,7 @@ import numpy as np
 
 import vartools as vt
 from vartools.harness.experiment import Experiment
+from vartools.harness.layout import Layout
 
 TARGET = 0.45
 
@@ -54,8 +55,7 @@ EXPERIMENT = Experiment(
     estimators=["sf", "sf+loo"],
     n_samples=[2, 4],
     n_reps=384,
-    block_size=64,
-    blocks_per_cell=1,
+    layout=Layout(block_size=64, blocks_per_cell=1),
 )
 """
 
@@ -149,6 +149,7 @@ def problem(eta):
 
 USES_HELPER = """
 from vartools.harness.experiment import Experiment
+from vartools.harness.layout import Layout
 from {helper} import problem
 
 EXPERIMENT = Experiment(
@@ -159,8 +160,7 @@ EXPERIMENT = Experiment(
     estimators=["sf", "sf+loo"],
     n_samples=[2, 4],
     n_reps=384,
-    block_size=64,
-    blocks_per_cell=1,
+    layout=Layout(block_size=64, blocks_per_cell=1),
 )
 """
 
@@ -422,6 +422,7 @@ def test_local_imports_are_found_anywhere_in_the_file(tmp_path):
 TRAJ = """
 from vartools.core.optim import rmsprop
 from vartools.harness.experiment import Experiment, Trajectory
+from vartools.harness.layout import Layout
 
 EXPERIMENT = Experiment(
     name="traj",
@@ -430,8 +431,7 @@ EXPERIMENT = Experiment(
     estimators=["sf", "sf+loo"],
     n_samples=[2],
     n_reps=128,
-    block_size=64,
-    checkpoints_per_cell=2,
+    layout=Layout(block_size=64, checkpoints_per_cell=2),
     trajectory=Trajectory(estimator="sf", n=2, optimizer=rmsprop(0.05), steps=40, every=10),
 )
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 
 import numpy as np
@@ -13,7 +14,15 @@ from vartools.catalogue.registry import ESTIMATORS, get_estimator, register_esti
 from vartools.core import optim
 from vartools.harness.experiment import Experiment, Scale, Trajectory
 from vartools.harness.fingerprint import stable_description
-from vartools.harness.loading import discover, experiment_names, load_experiment
+from vartools.harness.layout import Layout
+from vartools.harness.loading import (
+    discover,
+    experiment_hooks,
+    experiment_names,
+    load_experiment,
+)
+from vartools.harness.plot_spec import Plot
+from vartools.plots.figures import sweep_key
 
 
 def _exp(**kw):
@@ -74,9 +83,31 @@ def test_build_problems_estimators_and_point_columns():
 
 
 def test_sweep_key_defaults():
-    assert _exp().sweep_key() == "n"
-    assert _exp(points=[{"eta": 0.0}, {"eta": 1.0}]).sweep_key() == "eta"
-    assert _exp(x="n_evals").sweep_key() == "n_evals"
+    assert sweep_key(_exp()) == "n"
+    assert sweep_key(_exp(points=[{"eta": 0.0}, {"eta": 1.0}])) == "eta"
+    assert sweep_key(_exp(plot=Plot(x="n_evals"))) == "n_evals"
+    traj = Trajectory(estimator="sf", n=1, optimizer=optim.adam(0.1), steps=2, every=1)
+    assert sweep_key(_exp(trajectory=traj)) == "step"
+
+
+def test_layout_and_plot_are_separate_from_what_is_measured():
+    """Cell layout and plot spec are their own frozen values, validated where declared."""
+    e = _exp(layout=Layout(block_size=64, blocks_per_cell=3), plot=Plot(log_x=True))
+    assert (e.layout.block_size, e.layout.blocks_per_cell, e.layout.checkpoints_per_cell) == (
+        64,
+        3,
+        10,
+    )
+    assert e.plot == Plot(x=None, log_x=True, log_y=True)
+    assert e.at_scale("quick").layout == e.layout
+    with pytest.raises(ValueError, match="Layout blocks_per_cell"):
+        Layout(blocks_per_cell=0)
+    with pytest.raises(TypeError, match="layout must be a Layout"):
+        _exp(layout={"block_size": 64})
+    with pytest.raises(TypeError, match="plot must be a Plot"):
+        _exp(plot="k")
+    with pytest.raises(TypeError, match="block_size"):
+        _exp(block_size=64)  # the layout is not a field of what is measured
 
 
 def test_stable_description_has_no_addresses_and_tracks_changes():
@@ -122,6 +153,84 @@ def test_registry_finds_names_and_reports_broken_files(tmp_path):
     assert "half written" in errors["broken"] and "stem" in errors["wrong_name"]
     with pytest.raises(ValueError, match="did you mean 'good_one'"):
         load_experiment("good_on", tmp_path)
+
+
+PACKAGE_INIT = """
+from vartools.harness.experiment import Experiment
+from .oracles import exact_table
+EXPERIMENT = Experiment(name="{name}", description="a package", problem="liu_toy",
+                        estimators=["sf"], n_samples=[2], n_reps=10)
+"""
+
+
+def _package(root, name, *, figures=True):
+    d = root / name
+    d.mkdir()
+    (d / "__init__.py").write_text(PACKAGE_INIT.format(name=name))
+    (d / "oracles.py").write_text("def exact_table(scale):\n    return scale\n")
+    if figures:
+        (d / "figures.py").write_text("def figures(summary, extra, out_dir):\n    return []\n")
+    return d
+
+
+@pytest.mark.parametrize("as_package", [False, True])
+def test_package_experiments_are_found_with_their_hooks(tmp_path, as_package):
+    """An experiment package is found beside single files, in a plain directory or a package.
+
+    Its relative imports work, ``exact_table`` comes from its namespace and ``figures`` from
+    its ``figures.py``, which loading the experiment does not import.
+    """
+    root = tmp_path / "exps_pkg" if as_package else tmp_path / "exps_dir"
+    root.mkdir()
+    if as_package:
+        (root / "__init__.py").write_text("")
+    (root / "single.py").write_text(
+        PACKAGE_INIT.format(name="single").replace("from .oracles import exact_table\n", "")
+    )
+    _package(root, "packed")
+    _package(root, "plain", figures=False)
+    (root / "_private").mkdir()
+    (root / "_private" / "__init__.py").write_text("X = 1\n")
+    assert experiment_names(root) == ["packed", "plain", "single"]
+    exp = load_experiment("packed", root)
+    assert exp.name == "packed"
+    figures_file = str(root / "packed" / "figures.py")
+    loaded = [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == figures_file]
+    assert loaded == []  # figure code is not imported to load (or run) the experiment
+    hooks = experiment_hooks("packed", root)
+    assert hooks.exact_table is not None and hooks.exact_table("quick") == "quick"
+    assert hooks.figures is not None and hooks.figures(None, {}, tmp_path) == []
+    assert hooks.tables is None
+    plain = experiment_hooks("plain", root)
+    assert plain.exact_table is not None and plain.figures is None
+    assert experiment_hooks("single", root) == (None, None, None)
+
+
+def test_a_package_fingerprint_covers_its_modules_but_not_its_figures(tmp_path):
+    """Editing oracles.py changes the cache key; editing figures.py (no number) does not."""
+    from vartools.harness.fingerprint import fingerprint, read_sources
+
+    d = _package(tmp_path, "keyed")
+    exp = load_experiment("keyed", tmp_path)
+    key = fingerprint(exp, read_sources(tmp_path, "keyed"))
+    (d / "figures.py").write_text("def figures(summary, extra, out_dir):\n    return [1]\n")
+    assert fingerprint(exp, read_sources(tmp_path, "keyed")) == key
+    (d / "oracles.py").write_text("def exact_table(scale):\n    return 2 * scale\n")
+    assert fingerprint(exp, read_sources(tmp_path, "keyed")) != key
+
+
+def test_an_experiment_declared_twice_is_refused(tmp_path):
+    _package(tmp_path, "twice")
+    (tmp_path / "twice.py").write_text(PACKAGE_INIT.format(name="twice"))
+    with pytest.raises(ValueError, match="declared twice.*keep one"):
+        experiment_names(tmp_path)
+
+
+def test_a_package_declaring_another_name_is_refused(tmp_path):
+    d = _package(tmp_path, "mine")
+    (d / "__init__.py").write_text(PACKAGE_INIT.format(name="theirs"))
+    with pytest.raises(ValueError, match="mine/__init__.py declares name='theirs'"):
+        load_experiment("mine", tmp_path)
 
 
 def test_repository_experiments_load():

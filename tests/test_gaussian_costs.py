@@ -21,6 +21,9 @@ from vartools.oracles import exact
 
 EXP = load_experiment("gaussian_costs")  # puts the experiments package on sys.path
 G = importlib.import_module("experiments.gaussian_costs")
+GM = importlib.import_module("experiments.gaussian_costs.models")
+GE = importlib.import_module("experiments.gaussian_costs.estimators")
+GO = importlib.import_module("experiments.gaussian_costs.oracles")
 C = 1.0 / math.sqrt(2.0 * math.pi)
 
 
@@ -33,8 +36,8 @@ def _row(df: pd.DataFrame, name: str, coord: str) -> float:
 @pytest.mark.parametrize("k", [-3.0, -0.5, 1.0, 2.2])
 def test_square_cost_lines_equal_gaussian_moment_closed_forms(k):
     # f = (x - k)^2, x = mu + z, a = mu - k: Var of one sample, by Gaussian moments
-    a = G.MU - k
-    df = G.exact_curves_for("square", np.array([k]))
+    a = GM.MU - k
+    df = GO.exact_curves_for("square", np.array([k]))
     want = {
         ("sf", "loc[0]"): a**4 + 14 * a**2 + 15,  # E[(a+z)^4 z^2] - (2a)^2
         ("sf", "scale[0]"): 2 * a**4 + 60 * a**2 + 74,  # E[(a+z)^4 (z^2-1)^2] - 4
@@ -50,7 +53,7 @@ def test_square_cost_lines_equal_gaussian_moment_closed_forms(k):
     for (name, coord), v in want.items():
         assert abs(_row(df, name, coord) - v) <= 1e-8 * max(1.0, abs(v)), (name, coord)
     means = df.groupby(["estimator", "coordinate"])["exact_mean"].first()
-    for name in G.ESTIMATOR_NS:  # every estimator is unbiased: (2a, 2 sigma)
+    for name in GE.ESTIMATOR_NS:  # every estimator is unbiased: (2a, 2 sigma)
         assert abs(means[(name, "loc[0]")] - 2 * a) < 1e-8
         assert abs(means[(name, "scale[0]")] - 2.0) < 1e-8
 
@@ -69,13 +72,13 @@ SLOW = pytest.mark.slow
     ],
 )
 def test_vectorised_lines_equal_the_library_oracles(cost, k):
-    df = G.exact_curves_for(cost, np.array([k]))
-    prob = G.gaussian_problem(cost, k)
+    df = GO.exact_curves_for(cost, np.array([k]))
+    prob = GM.gaussian_problem(cost, k)
     m = exact.sf_moments(prob)
-    ests = {e.name: e for e in G.build_estimators()}
+    ests = {e.name: e for e in GE.build_estimators()}
     lib = {
         "sf": m.m2 - m.g**2,
-        "sf+loo": exact.rloo_variance(m, G.RLOO_K),
+        "sf+loo": exact.rloo_variance(m, GM.RLOO_K),
         "pathwise": exact.exact_moments(prob, make_estimator(pathwise), 1)[1],
         "mvd": mvd_moments(prob)[1],
         # the library estimators (oracle coefficient, finite-difference Hessian) by quadrature
@@ -98,9 +101,9 @@ def test_vectorised_lines_equal_the_library_oracles(cost, k):
 
 @pytest.mark.slow
 def test_oracle_coefficient_estimators_are_unbiased_by_quadrature():
-    prob = G.gaussian_problem("cos", 1.3)
+    prob = GM.gaussian_problem("cos", 1.3)
     g = exact.exact_gradient(prob)
-    for est in G.build_estimators():
+    for est in GE.build_estimators():
         if est.name in ("mvd", "sf+loo"):
             continue
         mean, _ = exact.exact_moments(prob, est, 1)
@@ -109,14 +112,14 @@ def test_oracle_coefficient_estimators_are_unbiased_by_quadrature():
 
 def test_quick_markers_lie_within_their_cis_of_the_exact_lines(tmp_path):
     quick = EXP.at_scale("quick")
-    exp = replace(quick, n_samples=(1, G.RLOO_K), exact=False)  # the lines come from exact.csv
+    exp = replace(quick, n_samples=(1, GM.RLOO_K), exact=False)  # the lines come from exact.csv
     rep = run_experiment(exp, scale="quick", out=tmp_path, progress=False)
     s = rep.summary
     s = s[s["kind"] == "coordinate"]
     ex = G.tables(exp)["exact"]
     n_checked = 0
     for _, r in s.iterrows():
-        if G.ESTIMATOR_NS[r["estimator"]] != r["n"]:
+        if GE.ESTIMATOR_NS[r["estimator"]] != r["n"]:
             continue
         e = ex[
             (ex["cost"] == r["at_cost"])
@@ -147,7 +150,7 @@ def test_quick_markers_lie_within_their_cis_of_the_exact_lines(tmp_path):
 
 
 def test_marker_points_cover_every_cost_and_the_n_panel():
-    pts = G.marker_points(3)
-    assert {p["cost"] for p in pts} == set(G.COSTS)
-    assert G.N_PANEL in pts
+    pts = GM.marker_points(3)
+    assert {p["cost"] for p in pts} == set(GM.COSTS)
+    assert GM.N_PANEL in pts
     assert len({(p["cost"], p["k"]) for p in pts}) == len(pts)

@@ -26,7 +26,8 @@ from vartools.harness.loading import load_experiment
 from vartools.measure.variance import measure_variance
 
 EXP = load_experiment("option_greeks")  # puts the experiments package on sys.path
-OG = importlib.import_module("experiments.option_greeks")
+OG = importlib.import_module("experiments.option_greeks.tables")
+OM = importlib.import_module("experiments.option_greeks.models")
 
 ARGS = {"strike": 100.0, "rate": 0.05, "sigma": 0.2, "maturity": 1.0}
 
@@ -83,7 +84,7 @@ def test_score_and_pathwise_jacobian_are_finite_differences():
 def test_exact_means_equal_the_greeks_and_pathwise_digital_is_biased(kind, moneyness):
     prob = option_problem(kind, s0=100.0 * moneyness, **ARGS)
     truth = exact_greeks(prob)
-    for est in OG.build_estimators():
+    for est in OM.build_estimators():
         mean, var = exact_terms_moments(prob, est)
         if kind == "digital" and est.base is pathwise:
             assert np.all(mean == 0.0) and np.all(var == 0.0)  # biased: the Greeks are not 0
@@ -111,7 +112,7 @@ def test_price_control_refuses_the_wrong_estimator():
 def test_monte_carlo_agrees_with_exact_values(kind):
     prob = option_problem(kind, s0=100.0, **ARGS)
     truth = exact_greeks(prob)
-    ests = OG.build_estimators()
+    ests = OM.build_estimators()
     with np.errstate(divide="ignore", invalid="ignore"):
         t = measure_variance(
             prob, ests, n_samples=[1], n_reps=20_000, seed=11, truth=truth, exact=False

@@ -23,6 +23,7 @@ import numpy as np
 
 import vartools as vt
 from vartools.harness.experiment import Experiment
+from vartools.harness.layout import Layout
 
 STARTED = Path(__file__).with_name("started")
 
@@ -45,8 +46,7 @@ EXPERIMENT = Experiment(
     estimators=["sf"],
     n_samples=[2],
     n_reps=64 * 40,
-    block_size=64,
-    blocks_per_cell=1,
+    layout=Layout(block_size=64, blocks_per_cell=1),
     warmup=0,
 )
 """

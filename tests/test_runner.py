@@ -16,6 +16,7 @@ from vartools.core.optim import sgd
 from vartools.core.rng import generator
 from vartools.harness import compute, runner
 from vartools.harness.experiment import Experiment, Trajectory
+from vartools.harness.layout import Layout
 from vartools.harness.loading import load_experiment
 from vartools.harness.storage import CorruptFileError, read_cell
 
@@ -25,6 +26,7 @@ TIMING = ["time_per_estimate"]
 
 SWEEP_FILE = """
 from vartools.harness.experiment import Experiment, Scale
+from vartools.harness.layout import Layout
 
 EXPERIMENT = Experiment(
     name="tiny_sweep",
@@ -34,8 +36,7 @@ EXPERIMENT = Experiment(
     estimators=["sf", "sf+loo", "sf+ema"],
     n_samples=[1, 3],
     n_reps=500,
-    block_size=64,
-    blocks_per_cell=3,
+    layout=Layout(block_size=64, blocks_per_cell=3),
     warmup=5,
     quick=Scale(n_reps=300),
 )
@@ -43,6 +44,7 @@ EXPERIMENT = Experiment(
 
 TRAJ_FILE = """
 from vartools.harness.experiment import Experiment, Scale, Trajectory
+from vartools.harness.layout import Layout
 from vartools.core.optim import rmsprop
 
 EXPERIMENT = Experiment(
@@ -52,8 +54,7 @@ EXPERIMENT = Experiment(
     estimators=["sf", "sf+loo"],
     n_samples=[2],
     n_reps=200,
-    block_size=64,
-    checkpoints_per_cell=2,
+    layout=Layout(block_size=64, checkpoints_per_cell=2),
     trajectory=Trajectory(estimator="sf+ema", n=2, optimizer=rmsprop(0.05), steps=60, every=10,
                           ema_decay=0.9),
     quick=Scale(steps=30),
@@ -233,7 +234,7 @@ def test_training_follows_the_optimiser_exactly(tmp_path):
         estimators=["sf"],
         n_samples=[2],
         n_reps=50,
-        block_size=25,
+        layout=Layout(block_size=25),
         trajectory=Trajectory(estimator="sf", n=3, optimizer=sgd(lr), steps=steps, every=3),
     )
     rep = runner.run_experiment(exp, scale="full", out=tmp_path, progress=False)
@@ -349,6 +350,7 @@ from pathlib import Path
 
 import vartools as vt
 from vartools.harness.experiment import Experiment
+from vartools.harness.layout import Layout
 
 MARK = Path(__file__).with_name("KILL")
 
@@ -367,8 +369,7 @@ EXPERIMENT = Experiment(
     estimators=["sf", "sf+loo"],
     n_samples=[2],
     n_reps=256,
-    block_size=64,
-    blocks_per_cell=1,
+    layout=Layout(block_size=64, blocks_per_cell=1),
 )
 """
 

@@ -19,10 +19,11 @@ from vartools.estimators.base import chain_rule_estimator, score_function
 from vartools.estimators.composed import make_estimator
 from vartools.harness.loading import load_experiment
 from vartools.oracles import exact
-from vartools.plots.figures import errorbar_ci, palette
+from vartools.plots.helpers import errorbar_ci
+from vartools.plots.style import estimator_color
 
 load_experiment("liu_kool_toy")  # puts the experiments package on the path
-L = importlib.import_module("experiments.liu_kool_toy")
+L = importlib.import_module("experiments.liu_kool_toy.models")
 
 
 def _dists():
@@ -97,7 +98,7 @@ def test_errorbar_ci_spans_the_interval_columns():
         {"n": [1, 2], "variance": [2.0, 1.0], "variance_lo": [1.5, 0.5], "variance_hi": [3.0, 1.25]}
     )
     ax = Figure().subplots()
-    cont = errorbar_ci(ax, rows, "n", fmt="o", color=palette(["sf"])["sf"])
+    cont = errorbar_ci(ax, rows, "n", fmt="o", color=estimator_color("sf"))
     segs = cont.lines[2][0].get_segments()
     spans = sorted((float(s[0][1]), float(s[1][1])) for s in segs)
     assert spans == [(0.5, 1.25), (1.5, 3.0)]

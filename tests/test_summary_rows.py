@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from vartools.harness.experiment import Experiment
+from vartools.harness.layout import Layout
 from vartools.harness.runner import run_experiment
 
 
@@ -17,7 +18,7 @@ def _exp(rows: str) -> Experiment:
         estimators=["sf", "sf+loo"],
         n_samples=[2],
         n_reps=128,
-        block_size=64,
+        layout=Layout(block_size=64),
         coordinates=["logits[1]"],
         summary_rows=rows,
     )

@@ -113,10 +113,10 @@ def plan_cells(exp: Experiment, phase: str = "measure") -> list[CellKey]:
         ]
 
     if exp.trajectory is None:
-        return cells("block", n_blocks(exp), exp.blocks_per_cell)
+        return cells("block", n_blocks(exp), exp.layout.blocks_per_cell)
     if phase == "train":
         return [CellKey("train", p, exp.trajectory.n, 0, 1) for p in range(len(exp.points))]
-    return cells("measure", len(exp.trajectory.checkpoints()), exp.checkpoints_per_cell)
+    return cells("measure", len(exp.trajectory.checkpoints()), exp.layout.checkpoints_per_cell)
 
 
 def inputs_digest(

@@ -116,7 +116,7 @@ def _measure(
     secs = [0.0] * len(ests)
     evals: dict[str, int] = {}
     for b in blocks:
-        size = min(exp.block_size, exp.n_reps - b * exp.block_size)
+        size = min(exp.layout.block_size, exp.n_reps - b * exp.layout.block_size)
         res = run_block(problem, ests, n, b, size, seed=seed, states=states)
         for j, e in enumerate(ests):
             parts[j].append(res.estimates[e.name])

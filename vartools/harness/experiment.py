@@ -1,6 +1,7 @@
 """Experiments: frozen declarations of what to measure, found by name in experiments/.
 
-An experiment is a Python file ``experiments/<name>.py`` that declares one
+An experiment is a Python file ``experiments/<name>.py`` (or a package
+``experiments/<name>/``, see ``vartools.harness.loading``) that declares one
 module-level ``EXPERIMENT = Experiment(...)`` whose ``name`` is the file's stem.
 Declaring must be cheap (no computation at import): problems are built by a
 factory, estimators by name or as Python objects. Two kinds:
@@ -23,8 +24,15 @@ seconds. ``exp.at_scale("quick")`` returns the resolved experiment. The runner
 (``vartools.harness.runner.run_experiment``, or ``vartools run NAME``) splits the work
 into cells seeded from the seed tree, so results do not depend on the executor.
 
+An ``Experiment`` says what to measure. How the runner splits it into seed blocks
+and cells is a separate ``Layout`` (``layout=Layout(blocks_per_cell=20)``), and how
+its default figures show it is a separate ``Plot`` (``plot=Plot(x="k", log_x=True)``);
+an experiment with figures of its own keeps them in its figures module (a package
+``experiments/<name>/`` with ``figures.py``, see ``vartools.harness.loading``).
+
 Example (the contents of ``experiments/demo_liu.py``):
     >>> from vartools.harness.experiment import Experiment, Scale
+    >>> from vartools.harness.plot_spec import Plot
     >>> EXPERIMENT = Experiment(
     ...     name="demo_liu",
     ...     description="SF vs SF+RLOO on the Liu et al. (2019) toy, against n and eta",
@@ -35,7 +43,7 @@ Example (the contents of ``experiments/demo_liu.py``):
     ...     n_reps=20_000,
     ...     seed=0,
     ...     quick=Scale(n_reps=2_000, n_samples=[2, 4]),
-    ...     x="n",                                  # what the default figure sweeps
+    ...     plot=Plot(x="n"),                       # what the default figure sweeps
     ... )
     >>> EXPERIMENT.at_scale("quick").n_reps, EXPERIMENT.kind
     (2000, 'sweep')
@@ -76,6 +84,8 @@ from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, nearest_name, short_repr
 from vartools.estimators.composed import Estimator
 from vartools.harness.fingerprint import stable_description
+from vartools.harness.layout import Layout
+from vartools.harness.plot_spec import Plot
 
 __all__ = [
     "Experiment",
@@ -198,8 +208,8 @@ class Experiment:
     """A frozen declaration of a variance measurement (see the module docstring).
 
     Args:
-        name: the experiment's name: the file's stem, used on the command line and as
-            the results directory.
+        name: the experiment's name: the file's stem (a package's folder), used on the
+            command line and as the results directory.
         description: one paragraph: what it reproduces (paper, figure) and how.
         problem: a SETTINGS name (``make_problem(name, **point)``), a factory
             ``(**point) -> Problem``, or a Problem (then ``points`` must be ``[{}]``).
@@ -216,16 +226,10 @@ class Experiment:
         exact: also compute exact variances and the true gradient where an oracle
             applies.
         warmup: batches that warm up stateful reducers before measuring.
-        block_size: replicates per seed block.
-        blocks_per_cell: seed blocks per cell (the unit of parallel work and caching).
-        checkpoints_per_cell: trajectory checkpoints per measurement cell.
-        x: the swept quantity the default figure puts on its x axis: a point key
-            (e.g. "k"), "n", "n_evals" or "step" (default: "step" for trajectories,
-            the first point key that varies, else "n").
-        log_x: log scale on the figure's x axis.
-        log_y: log scale on the variance axis.
-        coordinates: parameter coordinates the default figure shows besides the
-            "(mean)" aggregate.
+        layout: how the runner splits the work into seed blocks and cells (``Layout``).
+        plot: how the default figures show the results (``Plot``).
+        coordinates: parameter coordinates reported (and drawn by the default figures)
+            besides the "(mean)" aggregate.
         summary_rows: "all" (default): one summary row per parameter coordinate plus
             the aggregates; "aggregates": only the aggregate rows ("(mean)", "(max)",
             "(trace)") and the listed ``coordinates``, for models with thousands of
@@ -245,12 +249,9 @@ class Experiment:
     reference: str | None = None
     exact: bool = True
     warmup: int = 50
-    block_size: int = 256
-    blocks_per_cell: int = 4
-    checkpoints_per_cell: int = 10
-    x: str | None = None
-    log_x: bool = False
-    log_y: bool = True
+    layout: Layout = field(default_factory=Layout)
+    # how results are drawn defines no number: left out of the cache key
+    plot: Plot = field(default_factory=Plot, metadata={"defines_numbers": False})
     coordinates: Sequence[str] = ()
     summary_rows: str = "all"
     scale: str = "full"
@@ -278,9 +279,16 @@ class Experiment:
         check_positive_int(self.n_reps, "n_reps", minimum=2)
         check_positive_int(self.seed, "seed", minimum=0)
         check_positive_int(self.warmup, "warmup", minimum=0)
-        check_positive_int(self.block_size, "block_size")
-        check_positive_int(self.blocks_per_cell, "blocks_per_cell")
-        check_positive_int(self.checkpoints_per_cell, "checkpoints_per_cell")
+        if not isinstance(self.layout, Layout):
+            raise TypeError(
+                f"experiment {self.name!r}: layout must be a Layout(block_size=..., "
+                f"blocks_per_cell=...), got {short_repr(self.layout)}"
+            )
+        if not isinstance(self.plot, Plot):
+            raise TypeError(
+                f"experiment {self.name!r}: plot must be a Plot(x=..., log_x=...), got "
+                f"{short_repr(self.plot)}"
+            )
         if not self.points:
             raise ValueError(f"experiment {self.name!r}: points must hold at least one point")
         if isinstance(self.problem, Problem) and self.points != ({},):
@@ -377,18 +385,6 @@ class Experiment:
         """The point's keyword arguments as table columns ``at_<key>``."""
         return {f"at_{k}": _point_value(v) for k, v in self.points[point].items()}
 
-    def sweep_key(self) -> str:
-        """The x axis of the default figure (see ``x``)."""
-        if self.x is not None:
-            return self.x
-        if self.trajectory is not None:
-            return "step"
-        keys = list(self.points[0])
-        for k in keys:
-            if len({repr(p.get(k)) for p in self.points}) > 1:
-                return k
-        return "n"
-
     def describe(self) -> dict[str, Any]:
         """A JSON-able description (for meta.json)."""
         return {
@@ -402,4 +398,4 @@ class Experiment:
 
 def n_blocks(exp: Experiment) -> int:
     """Seed blocks per (point, n [, checkpoint])."""
-    return math.ceil(exp.n_reps / exp.block_size)
+    return math.ceil(exp.n_reps / exp.layout.block_size)

@@ -93,6 +93,7 @@ def stable_description(obj: Any) -> Any:
     """A JSON-able, run-independent description of a definition (callables by qualified name).
 
     Used to fingerprint experiments: unlike ``repr`` it contains no memory addresses.
+    Dataclass fields with ``metadata={"defines_numbers": False}`` are left out.
     """
     if obj is None or isinstance(obj, bool | int | str):
         return obj
@@ -116,7 +117,11 @@ def stable_description(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {
             "type": type(obj).__name__,
-            **{f.name: stable_description(getattr(obj, f.name)) for f in dataclasses.fields(obj)},
+            **{
+                f.name: stable_description(getattr(obj, f.name))
+                for f in dataclasses.fields(obj)
+                if f.metadata.get("defines_numbers", True)  # e.g. Experiment.plot does not
+            },
         }
     if isinstance(obj, Mapping):
         return {str(k): stable_description(v) for k, v in sorted(obj.items(), key=str)}
@@ -260,12 +265,17 @@ def _imported_names(tree: ast.AST, modname: str, is_package: bool) -> set[str]:
 def read_sources(directory: str | Path, name: str) -> Sources:
     """Read experiment ``name``'s file in ``directory`` and its local modules, once.
 
+    The experiment is the package ``<name>/__init__.py`` when there is one, else the file
+    ``<name>.py``. A package's modules are keyed when its ``__init__.py`` imports them
+    (directly or through each other); its ``figures.py``, which defines no number and is
+    imported only to plot, is not.
+
     Raises:
-        FileNotFoundError: no file ``<directory>/<name>.py``.
+        FileNotFoundError: no file ``<directory>/<name>.py`` nor ``<name>/__init__.py``.
         ValueError: a source file that is not UTF-8 or not valid Python.
     """
     d = Path(directory).resolve()
-    entry = f"{name}.py"
+    entry = f"{name}/__init__.py" if (d / name / "__init__.py").is_file() else f"{name}.py"
     if not (d / entry).is_file():
         raise FileNotFoundError(f"experiment file {d / entry} does not exist")
     package = d.name if (d / "__init__.py").is_file() else None

@@ -1,10 +1,12 @@
 """Where experiment files live, and how they are found, imported and checked.
 
-An experiment is a Python file ``experiments/<name>.py`` that declares one
-module-level ``EXPERIMENT = Experiment(...)`` whose ``name`` is the file's stem (see
-``vartools.harness.experiment``). This module finds the experiments directory, lists the
-files, loads them (``load_experiment``, ``discover``) and reads their optional
-module-level hooks (``experiment_hooks``).
+An experiment is a Python file ``experiments/<name>.py``, or a package
+``experiments/<name>/__init__.py`` (an experiment that has models, oracles or figures of
+its own in sibling modules), that declares one module-level
+``EXPERIMENT = Experiment(...)`` whose ``name`` is the file's stem (the package's folder
+name); see ``vartools.harness.experiment``. This module finds the experiments directory,
+lists the experiments, loads them (``load_experiment``, ``discover``) and reads their
+optional module-level hooks (``experiment_hooks``).
 
 Loading executes source texts, not files: ``vartools.harness.fingerprint.read_sources``
 reads the experiment file and its local modules once, and ``load_sources`` executes
@@ -191,7 +193,7 @@ def experiment_from_sources(sources: Sources, directory: str | Path) -> Experime
         ValueError: the file declares no Experiment, or one with another name.
     """
     module = load_sources(sources, directory)
-    name = sources.entry.removesuffix(".py")
+    name = sources.entry.removesuffix(".py").removesuffix("/__init__")
     path = Path(directory) / sources.entry
     exp = getattr(module, "EXPERIMENT", None)
     if not isinstance(exp, Experiment):
@@ -201,10 +203,21 @@ def experiment_from_sources(sources: Sources, directory: str | Path) -> Experime
         )
     if exp.name != name:
         raise ValueError(
-            f"experiment file {name}.py declares name={exp.name!r}; the name must equal the "
-            f"file's stem {name!r}"
+            f"experiment file {sources.entry} declares name={exp.name!r}; the name must equal "
+            f"the file's stem (a package's folder name) {name!r}"
         )
     return exp
+
+
+def _experiment_name(path: Path) -> str:
+    """The experiment a file declares: a package's folder name, else the file's stem."""
+    return path.parent.name if path.name == "__init__.py" else path.stem
+
+
+def _experiment_path(directory: Path, name: str) -> Path:
+    """The file declaring ``name``: ``<name>/__init__.py`` (a package) or ``<name>.py``."""
+    package = directory / name / "__init__.py"
+    return package if package.is_file() else directory / f"{name}.py"
 
 
 def _candidates(directory: Path) -> list[Path]:
@@ -213,17 +226,29 @@ def _candidates(directory: Path) -> list[Path]:
             f"experiments directory {directory} does not exist; run from the repository root "
             f"or set ${EXPERIMENTS_ENV} (or pass --experiments DIR)"
         )
-    return sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
+    files = [p for p in directory.glob("*.py") if not p.name.startswith("_")]
+    packages = [p for p in directory.glob("*/__init__.py") if not p.parent.name.startswith("_")]
+    found = sorted(files + packages, key=_experiment_name)
+    names = [_experiment_name(p) for p in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(
+            f"experiments {twice} in {directory} are declared twice, as a file <name>.py and a "
+            "package <name>/__init__.py; keep one of the two"
+        )
+    return found
 
 
 def experiment_names(directory: str | Path | None = None) -> list[str]:
-    """Names of the experiment files in ``directory`` (without importing them)."""
+    """Names of the experiments (files and packages) in ``directory``, without importing them."""
     d = Path(directory) if directory is not None else default_experiments_dir()
-    return [p.stem for p in _candidates(d.resolve())]
+    return [_experiment_name(p) for p in _candidates(d.resolve())]
 
 
 def load_experiment(name: str, directory: str | Path | None = None) -> Experiment:
-    """Read ``<directory>/<name>.py`` and its local modules as they are now; its ``EXPERIMENT``.
+    """Read experiment ``name`` (a file or a package) and its local modules as they are now.
+
+    Returns its ``EXPERIMENT``.
 
     Raises:
         ValueError: unknown name (with the nearest valid one) or a malformed file.
@@ -247,6 +272,11 @@ class Hooks(NamedTuple):
       pure function of its tables: ``extra`` maps "training" and every extra table's key
       to the table read back from disk (or None). Without it,
       ``vartools.plots.figures.plot_experiment`` draws the default figures.
+
+    A package experiment declares ``exact_table`` and ``tables`` in its ``__init__.py``
+    (imported there from its oracles module, so that they are part of what it defines)
+    and ``figures`` in its ``figures.py``, which is imported only when asked for here:
+    figure code is never loaded to run an experiment, and is not in the cache key.
     """
 
     exact_table: Callable[[str], Any] | None
@@ -266,13 +296,22 @@ def experiment_hooks(
             cells); None reads the files as they are now.
     """
     d = (Path(directory) if directory is not None else default_experiments_dir()).resolve()
+    path = _experiment_path(d, name)
     if sources is None:
-        if not (d / f"{name}.py").is_file():
+        if not path.is_file():
             return Hooks(None, None, None)
         sources = read_sources(d, name)
     module = load_sources(sources, d)
-    found = [getattr(module, h, None) for h in Hooks._fields]
-    return Hooks(*(h if callable(h) else None for h in found))
+    found = {h: getattr(module, h, None) for h in Hooks._fields}
+    if path.name == "__init__.py" and (path.parent / "figures.py").is_file():
+        fig_module = importlib.import_module(".figures", module.__name__)
+        if not callable(getattr(fig_module, "figures", None)):
+            raise ValueError(
+                f"{path.parent / 'figures.py'} must define figures(summary, extra, out_dir) "
+                "-> list of paths; rename its entry point to figures"
+            )
+        found["figures"] = fig_module.figures
+    return Hooks(*(h if callable(h) else None for h in found.values()))
 
 
 def discover(

@@ -78,8 +78,8 @@ def _block_estimates(
     """Concatenate the block cells of (point, n): the arrays of one measurement."""
     nb = n_blocks(exp)
     keys = [
-        CellKey("block", point, n, lo, min(nb, lo + exp.blocks_per_cell))
-        for lo in range(0, nb, exp.blocks_per_cell)
+        CellKey("block", point, n, lo, min(nb, lo + exp.layout.blocks_per_cell))
+        for lo in range(0, nb, exp.layout.blocks_per_cell)
     ]
     names = results[keys[0]][1]["estimators"]
     arrays: dict[str, np.ndarray] = {}
@@ -102,15 +102,15 @@ def _measurements(exp: Experiment, results: dict[CellKey, Any], steps: Sequence[
     for p in range(len(exp.points)):
         for n in exp.n_samples:
             if exp.trajectory is None:
-                key0 = CellKey("block", p, n, 0, min(n_blocks(exp), exp.blocks_per_cell))
+                key0 = CellKey("block", p, n, 0, min(n_blocks(exp), exp.layout.blocks_per_cell))
                 if key0 not in results:
                     continue
                 arrays, meta = _block_estimates(exp, results, p, n)
                 yield p, 0, 0, n, arrays, meta
                 continue
             nc = len(steps)
-            for lo in range(0, nc, exp.checkpoints_per_cell):
-                key = CellKey("measure", p, n, lo, min(nc, lo + exp.checkpoints_per_cell))
+            for lo in range(0, nc, exp.layout.checkpoints_per_cell):
+                key = CellKey("measure", p, n, lo, min(nc, lo + exp.layout.checkpoints_per_cell))
                 if key not in results:
                     continue
                 arrays, meta = results[key]

@@ -1,8 +1,9 @@
 """Figures from summary tables: pure functions of the tables, no statistics computed here.
 
 Figures are built on ``matplotlib.figure.Figure`` objects directly (no pyplot, no
-global state, the Agg canvas), styled with seaborn's colour-blind palette, and saved as
-PNG (README) and PDF (paper) by ``save_figure``.
+global state, the Agg canvas), coloured by estimator (``vartools.plots.style``: the same
+colour for an estimator in every figure, the paper's included), and saved as PNG
+(README) and PDF by ``vartools.plots.style.save_figure``.
 
 - ``plot_sweep``: variance against a swept value (a point key such as k or eta, n,
   f evaluations), one line per estimator, 95% CI error bars, exact variances as
@@ -10,10 +11,9 @@ PNG (README) and PDF (paper) by ``save_figure``.
 - ``plot_training``: variance at the checkpoints of a training trajectory (with the
   EMA variance, labelled as the DisARM / REBAR measure, when recorded) and the loss.
 
-Building blocks for the experiments' own figures: ``palette`` (colours by name),
-``errorbar_ci`` (markers with 95% CI error bars from a summary table's columns),
-``axes_note`` (a grey note inside the axes), ``legend_below`` (one figure legend under
-the panels) and ``fixed_log_x`` (a log x axis with plain labels at given ticks).
+The building blocks of the experiments' own figures and of the paper's are in
+``vartools.plots.helpers`` (error bars, legends, log axes) and ``vartools.plots.style``
+(colours, sizes, saving).
 
 Example:
     >>> import pandas as pd
@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,109 +35,15 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from vartools.plots.style import estimator_colors, save_figure
+
 if TYPE_CHECKING:
     from vartools.harness.experiment import Experiment
 
-__all__ = [
-    "axes_note",
-    "errorbar_ci",
-    "fixed_log_x",
-    "legend_below",
-    "palette",
-    "plot_experiment",
-    "plot_sweep",
-    "plot_training",
-    "save_figure",
-]
+__all__ = ["EMA_LABEL", "plot_experiment", "plot_sweep", "plot_training", "sweep_key"]
 
+#: The label of the exponential-moving-average variance in training figures.
 EMA_LABEL = "EMA variance (DisARM/REBAR measure)"
-
-
-#: seaborn's "colorblind" palette (inlined: importing seaborn costs a second per process).
-COLORBLIND = (
-    "#0173b2",
-    "#de8f05",
-    "#029e73",
-    "#d55e00",
-    "#cc78bc",
-    "#ca9161",
-    "#fbafe4",
-    "#949494",
-    "#ece133",
-    "#56b4e9",
-)
-
-
-def _palette(names: Sequence[str]) -> dict[str, Any]:
-    return {name: COLORBLIND[i % len(COLORBLIND)] for i, name in enumerate(names)}
-
-
-def palette(names: Iterable[str]) -> dict[str, str]:
-    """The colour-blind palette's colours for ``names``, in order (cycling after ten)."""
-    return _palette(list(names))
-
-
-def errorbar_ci(
-    ax: Any,
-    rows: pd.DataFrame,
-    x: str,
-    *,
-    y: str = "variance",
-    lo: str | None = None,
-    hi: str | None = None,
-    **style: Any,
-) -> Any:
-    """Markers at ``rows[y]`` against ``rows[x]`` with error bars from ``rows[lo]`` to ``rows[hi]``.
-
-    Args:
-        ax: matplotlib axes.
-        rows: table rows (e.g. of a summary table, whose 95% CIs are ``variance_lo`` and
-            ``variance_hi``).
-        x: column of the x values.
-        y: column of the values.
-        lo: column of the lower ends (default ``f"{y}_lo"``).
-        hi: column of the upper ends (default ``f"{y}_hi"``).
-        **style: passed to ``ax.errorbar`` (fmt, color, label...); the defaults are ms=5,
-            capsize=2, lw=1.
-
-    Returns:
-        The ``ErrorbarContainer``.
-    """
-    v = rows[y]
-    yerr = np.vstack([v - rows[lo or f"{y}_lo"], rows[hi or f"{y}_hi"] - v])
-    return ax.errorbar(rows[x], v, yerr=yerr, **{"ms": 5, "capsize": 2, "lw": 1, **style})
-
-
-def axes_note(
-    ax: Any,
-    text: str,
-    x: float = 0.02,
-    y: float = 0.02,
-    *,
-    ha: str = "left",
-    va: str = "bottom",
-    fontsize: float = 8,
-) -> None:
-    """A grey note at (x, y) in axes coordinates (0 to 1), e.g. what the lines and markers are."""
-    ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, fontsize=fontsize, color="0.25")
-
-
-def legend_below(fig: Figure, ax: Any, *, ncol: int, fontsize: float = 8) -> None:
-    """One legend for the figure, under the panels, from the entries of ``ax``."""
-    handles, labels = ax.get_legend_handles_labels()
-    fig.legend(
-        handles, labels, loc="outside lower center", ncol=ncol, fontsize=fontsize, frameon=False
-    )
-
-
-def fixed_log_x(ax: Any, ticks: Any, *, base: float = 10) -> None:
-    """Log x axis (of ``base``) with plain-number major labels at ``ticks`` and no minor labels."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
-
-    ax.set_xscale("log", base=base)
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _plain_log_x(ax: Any, values: np.ndarray) -> None:
@@ -230,7 +135,7 @@ def plot_sweep(
     nrows = -(-len(panels) // ncols)
     fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    colors = _palette(list(dict.fromkeys(df["estimator"])))
+    colors = estimator_colors(str(e) for e in df["estimator"])
     for ax, (label, sub) in zip(axes, panels, strict=False):
         for est, g in sub.groupby("estimator", sort=False):
             g = g.sort_values(xcol)
@@ -293,7 +198,7 @@ def plot_training(
     has_loss = training is not None and len(training) > 0
     fig = Figure(figsize=(4.5 * ncols, 5.5 if has_loss else 3.2), layout="constrained")
     axes = fig.subplots(2 if has_loss else 1, ncols, squeeze=False, sharex="col")
-    colors = _palette(list(dict.fromkeys(df["estimator"])))
+    colors = estimator_colors(str(e) for e in df["estimator"])
     for c, (label, sub) in enumerate(panels):
         ax = axes[0, c]
         for est, g in sub.groupby("estimator", sort=False):
@@ -345,22 +250,20 @@ def plot_training(
     return fig
 
 
-def save_figure(
-    fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf")
-) -> list[Path]:
-    """Save ``fig`` as ``stem.png`` and ``stem.pdf`` (directories created); returns the paths."""
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in formats:
-        path = stem.with_suffix(f".{ext}")
-        fig.savefig(
-            path,
-            dpi=150 if ext == "png" else None,
-            metadata={"CreationDate": None} if ext == "pdf" else None,
-        )
-        paths.append(path)
-    return paths
+def sweep_key(exp: Experiment) -> str:
+    """The x axis of an experiment's default figure.
+
+    ``exp.plot.x`` when given, else "step" for a trajectory, the first point key whose
+    value varies, else "n".
+    """
+    if exp.plot.x is not None:
+        return exp.plot.x
+    if exp.trajectory is not None:
+        return "step"
+    for k in exp.points[0]:
+        if len({repr(p.get(k)) for p in exp.points}) > 1:
+            return k
+    return "n"
 
 
 def plot_experiment(
@@ -369,22 +272,26 @@ def plot_experiment(
     training: pd.DataFrame | None,
     out_dir: str | Path,
 ) -> list[Path]:
-    """The default figures of an experiment: the "(mean)" aggregate and chosen coordinates."""
+    """The default figures of an experiment: the "(mean)" aggregate and chosen coordinates.
+
+    Drawn as ``exp.plot`` says (x axis, log scales); one file pair per coordinate.
+    """
     out_dir = Path(out_dir)
     files: list[Path] = []
+    spec = exp.plot
     for coord in ("(mean)", *exp.coordinates):
         tag = "mean" if coord == "(mean)" else "".join(ch if ch.isalnum() else "_" for ch in coord)
         title = f"{exp.name} ({exp.scale}): {coord}"
         if exp.trajectory is not None:
-            fig = plot_training(summary, training, coordinate=coord, log_y=exp.log_y, title=title)
+            fig = plot_training(summary, training, coordinate=coord, log_y=spec.log_y, title=title)
             files += save_figure(fig, out_dir / f"training_{tag}")
         else:
             fig = plot_sweep(
                 summary,
-                exp.sweep_key(),
+                sweep_key(exp),
                 coordinate=coord,
-                log_x=exp.log_x,
-                log_y=exp.log_y,
+                log_x=spec.log_x,
+                log_y=spec.log_y,
                 title=title,
             )
             files += save_figure(fig, out_dir / f"variance_{tag}")

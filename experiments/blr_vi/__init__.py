@@ -30,10 +30,6 @@ The harness sweep (``EXPERIMENT``) measures every estimator at the initial poste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
 import pandas as pd
 
 from vartools.catalogue.logistic import TrainConfig, blr_problem, breast_cancer, train_blr
@@ -44,8 +40,9 @@ from vartools.estimators.base import pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
 from vartools.estimators.measure_valued import measure_valued
 from vartools.harness.experiment import Experiment, Scale
+from vartools.harness.plot_spec import Plot
 
-__all__ = ["EXPERIMENT", "build_estimators", "figures", "tables"]
+__all__ = ["EXPERIMENT", "build_estimators", "initial_problem", "tables"]
 
 SEED = 2012
 FULL = TrainConfig(steps=5000, every=250, n_reps=1000, elbo_samples=1000)
@@ -85,7 +82,7 @@ EXPERIMENT = Experiment(
     seed=SEED,
     quick=Scale(n_reps=256),
     warmup=50,
-    x="n",
+    plot=Plot(x="n"),
 )
 
 
@@ -100,115 +97,3 @@ def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd
     data = breast_cancer()
     parts = [train_blr(data, est, config, seed=exp.seed) for est in build_estimators()]
     return {"trajectories": pd.concat(parts, ignore_index=True)}
-
-
-# ------------------------------------------------------------------------------ figures
-
-STYLE: dict[str, dict[str, Any]] = {
-    "pathwise": {"label": "pathwise", "color": "#D55E00", "ls": "-"},
-    "pathwise+delta": {"label": "pathwise + delta method", "color": "#E69F00", "ls": "--"},
-    "sf": {"label": "score function", "color": "#0072B2", "ls": "-"},
-    "sf+delta": {"label": "score function + delta method", "color": "#56B4E9", "ls": "--"},
-    "sf+ema": {"label": "score function + moving-average baseline", "color": "#CC79A7", "ls": ":"},
-    "mvd": {"label": "measure-valued (coupled)", "color": "#009E73", "ls": "-"},
-    "mvd+delta": {"label": "measure-valued + delta method", "color": "#000000", "ls": "--"},
-}
-
-
-def _elbo_figure(traj: pd.DataFrame) -> Any:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
-    ax = fig.subplots()
-    one = traj[(traj["block"] == "loc") & (traj["reduce"] == "mean")]
-    for name, st in STYLE.items():
-        t = one[one["estimator"] == name].sort_values("step")
-        if not len(t):
-            continue
-        neg = -t["elbo"].to_numpy()
-        ax.plot(t["step"], neg, color=st["color"], ls=st["ls"], lw=1.5, label=st["label"])
-        ax.fill_between(
-            t["step"],
-            neg - 1.96 * t["elbo_se"],
-            neg + 1.96 * t["elbo_se"],
-            color=st["color"],
-            alpha=0.15,
-            lw=0,
-        )
-    ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("negative ELBO (nats, log scale)")
-    ax.set_title("Bayesian logistic regression: training loss (95% CI band)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def _variance_figure(traj: pd.DataFrame) -> Any:
-    from matplotlib.figure import Figure
-
-    from vartools.plots.figures import legend_below
-
-    fig = Figure(figsize=(10.0, 7.5), layout="constrained")
-    axes = fig.subplots(2, 2, sharex=True)
-    blocks = (("loc", "mean"), ("log_scale", "log-scale"))
-    reduces = (("mean", "mean over the 31 dimensions"), ("max", "max over the 31 dimensions"))
-    for i, (block, blabel) in enumerate(blocks):
-        for j, (red, rlabel) in enumerate(reduces):
-            ax = axes[i, j]
-            sub = traj[(traj["block"] == block) & (traj["reduce"] == red)]
-            for name, st in STYLE.items():
-                t = sub[sub["estimator"] == name].sort_values("step")
-                if not len(t):
-                    continue
-                ax.plot(
-                    t["step"],
-                    t["variance"],
-                    color=st["color"],
-                    ls=st["ls"],
-                    lw=1.5,
-                    label=st["label"],
-                )
-                ax.fill_between(
-                    t["step"],
-                    t["variance_lo"],
-                    t["variance_hi"],
-                    color=st["color"],
-                    alpha=0.15,
-                    lw=0,
-                )
-            ax.set_yscale("log")
-            ax.set_title(f"gradient w.r.t. the {blabel}: {rlabel}", fontsize=10)
-            ax.set_ylabel("variance of one sample")
-            ax.grid(True, which="major", alpha=0.3)
-            if i == 1:
-                ax.set_xlabel("training step")
-    legend_below(fig, axes[0, 0], ncol=3, fontsize=9)
-    fig.suptitle(
-        "Per-dimension variance of the single-sample gradient of E_q[log-likelihood] on "
-        "the full data,\nalong each estimator's own training run (95% CI bands)",
-        fontsize=10,
-    )
-    return fig
-
-
-def figures(
-    summary: pd.DataFrame | None, extra: Mapping[str, pd.DataFrame], out_dir: str | Path
-) -> list[Path]:
-    """ELBO and gradient variance against training step, from ``extra["trajectories"]``.
-
-    Without that table (the harness passes "exact" and "training" only), the
-    ``trajectories.csv`` that the ``tables`` hook writes beside the summary is read; without it, no
-    figure is drawn.
-    """
-    from vartools.plots.figures import save_figure
-
-    out_dir = Path(out_dir)
-    trajectories = extra.get("trajectories")
-    if trajectories is None and (out_dir.parent / "trajectories.csv").exists():
-        trajectories = pd.read_csv(out_dir.parent / "trajectories.csv")
-    if trajectories is None:
-        return []
-    files = save_figure(_elbo_figure(trajectories), out_dir / "blr_vi_elbo")
-    files += save_figure(_variance_figure(trajectories), out_dir / "blr_vi_variance")
-    return files

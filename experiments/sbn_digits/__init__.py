@@ -20,9 +20,7 @@ the replicate variance at frozen parameters.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from vartools.catalogue.sbn import (
@@ -39,6 +37,9 @@ from vartools.estimators.base import score_function
 from vartools.estimators.composed import Estimator, make_estimator
 from vartools.estimators.rao_blackwell import local_expectation
 from vartools.harness.experiment import Experiment, Scale
+from vartools.harness.plot_spec import Plot
+
+__all__ = ["EXPERIMENT", "estimators", "exact_table", "problem"]
 
 SEED = 65
 STEPS_FULL = (0, 300, 1000, 3000)
@@ -88,7 +89,7 @@ EXPERIMENT = Experiment(
         n_samples=[1, 2, 8],
         points=[{"step": s, "until": STEPS_QUICK[-1]} for s in STEPS_QUICK],
     ),
-    x="n_evals",
+    plot=Plot(x="n_evals"),
     exact=False,
     warmup=0,
 )
@@ -99,60 +100,3 @@ def exact_table(scale: str = "full") -> pd.DataFrame:
     until = STEPS_FULL[-1] if scale == "full" else STEPS_QUICK[-1]
     _, curve = train_sbn(until, seed=SEED, elbo_every=max(until // 30, 1))
     return pd.DataFrame(curve, columns=["step", "elbo"])
-
-
-STYLE = {
-    "sf+rloo": ("SF + RLOO (n samples)", "o"),
-    "arm": ("ARM (n pairs)", "^"),
-    "disarm": ("DisARM (n pairs)", "D"),
-    "local_expectation": ("local expectation (n samples)", "*"),
-}
-
-
-def _figures(summary: pd.DataFrame, exact: Any, out_dir: Any, training: Any = None) -> list[Any]:
-    """ELBO against steps, and the mean encoder-gradient variance against f evaluations."""
-    from pathlib import Path
-
-    from matplotlib.figure import Figure
-
-    from experiments._common import run_size
-    from vartools.plots.figures import errorbar_ci, palette, save_figure
-
-    colors = palette(STYLE)
-    s = summary[summary["kind"] == "mean"]
-    steps = sorted(s["at_step"].astype(int).unique())
-    ncol = min(3, len(steps) + 1)
-    nrow = -(-(len(steps) + 1) // ncol)
-    fig = Figure(figsize=(4.2 * ncol, 3.9 * nrow + 0.6), layout="constrained")
-    axes = list(np.atleast_1d(fig.subplots(nrow, ncol)).ravel())
-    for extra in axes[len(steps) + 1 :]:
-        extra.set_visible(False)
-    ax = axes[0]
-    if exact is not None:
-        ax.plot(exact["step"], exact["elbo"], "-", color="k", lw=1.2)
-    for st in steps:
-        ax.axvline(st, color="0.7", ls=":", lw=1)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("ELBO per digit (nats)")
-    ax.set_title("training (RLOO, Adam)")
-    ax.grid(alpha=0.3)
-    for ax, st in zip(axes[1 : len(steps) + 1], steps, strict=True):
-        sub = s[s["at_step"].astype(int) == st]
-        for name, (label, marker) in STYLE.items():
-            m = sub[sub["estimator"] == name].sort_values("n_evals")
-            errorbar_ci(ax, m, "n_evals", fmt=marker + "-", color=colors[name], label=label)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("f evaluations per estimate")
-        ax.set_ylabel("variance, mean over encoder weights")
-        ax.set_title(f"step {st}")
-        ax.grid(alpha=0.3, which="both")
-    axes[1].legend(fontsize=8, frameon=False)
-    n_reps, scale = run_size(summary)
-    fig.suptitle(f"Sigmoid belief net on 8x8 digits: {n_reps} replicates, 95% CIs ({scale} scale)")
-    return save_figure(fig, Path(out_dir) / "variance_vs_evals")
-
-
-def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
-    """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
-    return _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))

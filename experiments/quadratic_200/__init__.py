@@ -21,10 +21,7 @@ separable objective has a closed form, but the coordinates drift apart along tra
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from vartools.control_variates.baselines import loo_baseline
@@ -37,6 +34,8 @@ from vartools.estimators.base import score_function
 from vartools.estimators.composed import Estimator, make_estimator
 from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
 from vartools.harness.experiment import Experiment, Scale, Trajectory
+
+__all__ = ["D", "EXPERIMENT", "TARGET", "estimators", "expected_loss", "problem"]
 
 D = 200
 TARGET = 0.499
@@ -94,66 +93,3 @@ EXPERIMENT = Experiment(
     quick=Scale(n_reps=200, steps=200, every=100),
     exact=False,
 )
-
-
-#: Samples (pairs for DisARM) per estimate in the figure: 2 f evaluations each, as in the paper.
-N_OF = {"disarm": 1}
-
-STYLE = {
-    "sf": ("SF, K = 2 (2 evals)", "o"),
-    "rloo": ("RLOO, K = 2 (2 evals)", "s"),
-    "disarm": ("DisARM, 1 pair (2 evals)", "D"),
-    "dependency_aware": ("dependency-aware RB, K = 2 (2 evals)", "^"),
-    "local_expectation": ("local expectation, K = 2 (402 evals)", "*"),
-}
-
-
-def _figures(
-    summary: pd.DataFrame, exact: Any = None, out_dir: Any = ".", training: Any = None
-) -> list[Any]:
-    """Loss and mean per-dimension variance against training steps."""
-    from pathlib import Path
-
-    from matplotlib.figure import Figure
-
-    from experiments._common import run_size
-    from vartools.plots.figures import axes_note, errorbar_ci, palette, save_figure
-
-    colors = palette(STYLE)
-    s = summary[summary["kind"] == "mean"]
-    fig = Figure(figsize=(8.5, 7), layout="constrained")
-    ax_l, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.5])
-    if training is not None:
-        ax_l.plot(training["step"], training["loss"], "o-", color="k", ms=3, lw=1)
-    ax_l.set_ylabel("loss E[f] (exact)")
-    ax_l.ticklabel_format(axis="y", useOffset=False, style="plain")
-    ax_l.grid(alpha=0.3)
-    ax_l.set_title("trained with RLOO (K = 2), RMSprop lr 0.01")
-    ref = s[(s["estimator"] == "sf") & (s["n"] == 2)].set_index("step")["variance"]
-    zero = []
-    for name, (label, marker) in STYLE.items():
-        m = s[(s["estimator"] == name) & (s["n"] == N_OF.get(name, 2))].sort_values("step")
-        tiny = m["variance"].to_numpy() <= 1e-12 * m["step"].map(ref).to_numpy()
-        if tiny.all():
-            zero.append(label.split(",")[0])
-            continue
-        m = m[~tiny]
-        errorbar_ci(ax, m, "step", fmt=marker + "-", color=colors[name], label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("mean over the 200 logits of the variance")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, frameon=False)
-    if zero:
-        axes_note(ax, ", ".join(zero) + ": variance 0 (f is separable)", 0.99, ha="right")
-    n_reps, scale = run_size(summary)
-    fig.suptitle(
-        f"Double-CV toy, 200 Bernoullis: {n_reps} replicates per checkpoint, 95% CIs "
-        f"({scale} scale)"
-    )
-    return save_figure(fig, Path(out_dir) / "training")
-
-
-def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
-    """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
-    return _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
