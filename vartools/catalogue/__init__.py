@@ -1,0 +1,1 @@
+"""Named problems and models: settings and reinforcement-learning environments."""
