@@ -29,6 +29,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,8 @@ from vartools.estimators import Batch
 from vartools.problems import Problem
 
 __all__ = [
+    "StateBaseline",
+    "constant_step_baseline",
     "critic_baseline",
     "optimal_state_baseline",
     "state_value_baseline",
@@ -49,8 +53,27 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True, eq=False)
+class StateBaseline(ControlVariate):
+    """A control variate subtracting b_t(s_t) given by a table known without the batch.
+
+    ``table(problem)`` is b of shape (T, S), or per action coordinate (T, S, A): the
+    capability the exact dynamic-programming oracle (``vartools.catalogue.rl.oracle``) reads.
+    """
+
+    table: Callable[[Problem], np.ndarray] | None = None
+
+
 def _no_state(problem: Problem) -> None:
     return None
+
+
+def _table_baseline(table: Callable[[Problem], np.ndarray], name: str) -> StateBaseline:
+    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
+        b = lookup(np.asarray(table(problem)), np.asarray(batch.x))
+        return subtract_step_baseline(batch, problem, b, name), state
+
+    return StateBaseline(_no_state, apply, name=name, table=table)
 
 
 def _weights(batch: Batch, who: str) -> np.ndarray:
@@ -72,41 +95,44 @@ def subtract_step_baseline(batch: Batch, problem: Problem, b: np.ndarray, who: s
     return batch.replace(extra=extra)
 
 
-def critic_baseline(critic: Critic) -> ControlVariate:
+def critic_baseline(critic: Critic) -> StateBaseline:
     """Subtract b_t = critic V_t(s_t); unbiased for any critic that ignores the batch."""
-
-    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
-        b = lookup(critic.values(problem), np.asarray(batch.x))
-        return subtract_step_baseline(batch, problem, b, f"critic_baseline({critic.name})"), state
-
-    return ControlVariate(_no_state, apply, name=f"{critic.name}(s)")
+    return _table_baseline(critic.values, f"{critic.name}(s)")
 
 
-def state_value_baseline() -> ControlVariate:
+def state_value_baseline() -> StateBaseline:
     """Subtract the exact state value b_t = V_t(s_t) (tabular MDPs: an oracle critic)."""
-    cv = critic_baseline(exact_critic())
-    return ControlVariate(cv.init, cv.apply, name="V(s)")
+    return _table_baseline(exact_critic().values, "V(s)")
 
 
-def optimal_state_baseline() -> ControlVariate:
+def constant_step_baseline(c: float) -> StateBaseline:
+    """Subtract a constant b_t = c at every step (the same as ``vartools.constant_baseline``)."""
+    c = float(c)
+
+    def table(problem: Problem) -> np.ndarray:
+        law = episode_law(problem)
+        return np.full((law.horizon, law.policy.n_features), c)
+
+    return _table_baseline(table, f"const({c:g})")
+
+
+def optimal_state_baseline() -> StateBaseline:
     """Subtract the exact per-coordinate optimal state baseline b*_i(t, s_t) (tabular MDPs).
 
     b*_{(s,a)}(t, s) = E[g^2 G_t | s_t = s] / E[g^2 | s_t = s] for the coordinate's step
     score g (``mdp.optimal_state_baseline_table``; Greensmith et al. 2004).
     """
 
-    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
+    def table(problem: Problem) -> np.ndarray:
         law = episode_law(problem)
         if not getattr(law.env, "enumerable", False):
             raise TypeError(
                 f"optimal_state_baseline needs a tabular MDP; problem {problem.name!r} has "
                 f"{type(law.env).__name__}"
             )
-        table = optimal_state_baseline_table(law.env, law.policy.table(), law.horizon)
-        b = lookup(table, np.asarray(batch.x))
-        return subtract_step_baseline(batch, problem, b, "optimal_state_baseline"), state
+        return optimal_state_baseline_table(law.env, law.policy.table(), law.horizon)
 
-    return ControlVariate(_no_state, apply, name="b*(s)")
+    return _table_baseline(table, "b*(s)")
 
 
 def time_loo_baseline() -> ControlVariate:

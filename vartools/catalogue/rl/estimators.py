@@ -41,6 +41,7 @@ import numpy as np
 
 from vartools.catalogue.rl.episodes import EpisodeLaw, episode_stats, split_episode
 from vartools.catalogue.rl.mdp import action_values, time_agnostic_values
+from vartools.catalogue.rl.oracle import make_oracle
 from vartools.estimators import Batch, BaseEstimator, DeferredScore, from_noise_via_samples
 from vartools.problems import Problem
 
@@ -121,6 +122,7 @@ def reinforce(gamma: float = 1.0) -> BaseEstimator:
         from_noise=from_noise_via_samples(fs),
         from_samples=fs,
         unbiased=not biased,
+        oracle=make_oracle("total", gamma, gamma),
         doc="REINFORCE: terms = G_0 sum_t g_t (Williams 1992); one f evaluation per episode.",
     )
 
@@ -139,6 +141,7 @@ def reward_to_go(gamma: float = 1.0) -> BaseEstimator:
         from_noise=from_noise_via_samples(fs),
         from_samples=fs,
         unbiased=not biased,
+        oracle=make_oracle("rtg", gamma, gamma),
         doc="Reward-to-go: terms = sum_t G_t g_t; one f evaluation per episode.",
     )
 
@@ -250,5 +253,6 @@ def gae(lam: float, critic: Critic, gamma: float = 1.0) -> BaseEstimator:
         from_noise=from_noise_via_samples(fs),
         from_samples=fs,
         unbiased=unbiased,
+        oracle=make_oracle("gae", gamma, gamma * lam, critic.values),
         doc="GAE(lambda) advantages times the step scores; one f evaluation per episode.",
     )
