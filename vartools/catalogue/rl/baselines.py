@@ -177,4 +177,3 @@ def time_ema_baseline(decay: float = 0.9) -> ControlVariate:
         return out, (decay * avg + (1.0 - decay) * mean_w, count + 1)
 
     return ControlVariate(init, apply, name=f"ema(t,{decay:g})", stateful=True)
-

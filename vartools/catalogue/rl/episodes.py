@@ -273,38 +273,41 @@ class EpisodeLaw(Distribution):
                 "deterministic dynamics); measure them by Monte Carlo"
             )
         env, pi = self.env, self.policy.table()
-        k = env.obs_dim + 4
-        # each partial trajectory: (rows, probability, current state, alive)
-        paths: list[tuple[list[list[float]], float, int, bool]] = [
-            ([], float(env.start[s]), int(s), True) for s in np.flatnonzero(env.start > 0)
-        ]
-        for t in range(self.horizon):
-            grown: list[tuple[list[list[float]], float, int, bool]] = []
-            for rows, prob, s, alive in paths:
-                if not alive:
-                    grown.append(([*rows, [0.0] * k], prob, s, False))
-                    continue
-                last = t == self.horizon - 1
-                for a in range(env.n_actions):
-                    pa = prob * pi[s, a]
-                    br = env.branches(s, a)
-                    if last:  # the final next state is not recorded except termination
-                        pt = sum(q for s2, q in br if env.terminal[s2])
-                        outs = [(s, 1.0 - pt, False), (s, pt, True)]
-                    else:
-                        outs = [(s2, q, bool(env.terminal[s2])) for s2, q in br]
-                    for s2, q, term in outs:
-                        if q <= 0 or pa <= 0:
-                            continue
-                        row = [float(s), float(a), float(env.rewards[s, a]), 1.0, float(term)]
-                        grown.append(([*rows, row], pa * q, s2, not term))
-            paths = grown
-            if len(paths) > budget:
+        s_n, horizon = env.n_states, self.horizon
+        term = env.terminal
+        p_term = env.transitions[:, :, term].sum(-1)  # (S, A)
+        states = np.flatnonzero(env.start > 0)
+        x = np.zeros((states.size, horizon, env.obs_dim + 4))
+        prob, state, alive = env.start[states], states, np.ones(states.size, bool)
+        for t in range(horizon):
+            if t < horizon - 1:  # outcomes: the next state s', terminated iff s' is terminal
+                q = env.transitions  # (S, A, K = S)
+                nxt_of = np.broadcast_to(np.arange(s_n), q.shape)
+                term_of = np.broadcast_to(term, q.shape)
+            else:  # the last next state is not recorded: only whether it is terminal
+                q = np.stack([1.0 - p_term, p_term], axis=-1)  # (S, A, 2)
+                nxt_of = np.zeros(q.shape, np.int64)
+                term_of = np.broadcast_to(np.array([False, True]), q.shape)
+            cand = prob[:, None, None] * pi[state][:, :, None] * q[state]  # (M, A, K)
+            keep = (cand > 0) & alive[:, None, None]
+            m_idx, a_idx, k_idx = np.nonzero(keep)
+            dead = np.flatnonzero(~alive)
+            if m_idx.size + dead.size > budget:
                 raise ValueError(
-                    f"the episodes of horizon {self.horizon} have more than budget={budget} "
+                    f"the episodes of horizon {horizon} have more than budget={budget} "
                     "trajectories; use a shorter horizon, a larger budget or the dynamic-"
                     "programming oracles of vartools.catalogue.rl.moments"
                 )
-        x = np.array([rows for rows, *_ in paths], dtype=np.float64)
-        w = np.array([prob for _, prob, *_ in paths])
-        return x, w
+            s_live = state[m_idx]
+            x_live = x[m_idx]
+            t_live = term_of[s_live, a_idx, k_idx]
+            x_live[:, t, :-4] = s_live[:, None]
+            x_live[:, t, -4] = a_idx
+            x_live[:, t, -3] = env.rewards[s_live, a_idx]
+            x_live[:, t, -2] = 1.0
+            x_live[:, t, -1] = t_live
+            x = np.concatenate([x_live, x[dead]])
+            prob = np.concatenate([cand[m_idx, a_idx, k_idx], prob[dead]])
+            state = np.concatenate([nxt_of[s_live, a_idx, k_idx], state[dead]])
+            alive = np.concatenate([~t_live, np.zeros(dead.size, bool)])
+        return x, prob

@@ -42,7 +42,7 @@ import numpy as np
 from vartools.catalogue.rl.episodes import EpisodeLaw, episode_stats, split_episode
 from vartools.catalogue.rl.mdp import action_values, time_agnostic_values
 from vartools.catalogue.rl.oracle import make_oracle
-from vartools.estimators import Batch, BaseEstimator, DeferredScore, from_noise_via_samples
+from vartools.estimators import BaseEstimator, Batch, DeferredScore, from_noise_via_samples
 from vartools.problems import Problem
 
 __all__ = [
@@ -112,6 +112,7 @@ def reinforce(gamma: float = 1.0) -> BaseEstimator:
     gamma = _check_gamma(gamma)
 
     def fs(problem: Problem, x: np.ndarray, noise: Any = None, independent: bool = True):
+        episode_law(problem)
         g0 = returns_to_go(split_episode(x).reward, gamma)[..., :1]
         w = np.broadcast_to(g0, x.shape[:-1])
         return _batch(problem, x, w, noise, independent, total=True)
@@ -132,6 +133,7 @@ def reward_to_go(gamma: float = 1.0) -> BaseEstimator:
     gamma = _check_gamma(gamma)
 
     def fs(problem: Problem, x: np.ndarray, noise: Any = None, independent: bool = True):
+        episode_law(problem)
         w = returns_to_go(split_episode(x).reward, gamma)
         return _batch(problem, x, w, noise, independent, total=False)
 
@@ -232,14 +234,17 @@ def gae_advantages(x: np.ndarray, v: np.ndarray, lam: float, gamma: float = 1.0)
 
 
 def gae(lam: float, critic: Critic, gamma: float = 1.0) -> BaseEstimator:
-    """GAE(lambda): sum_t A_t g_t (Schulman et al. 2016), biased unless gamma = 1 and
-    (lam = 1 or the critic is exact)."""
+    """GAE(lambda): sum_t A_t g_t (Schulman et al. 2016).
+
+    Unbiased only when gamma = 1 and (lam = 1 or the critic is exact); else ``[biased]``.
+    """
     lam = _check_gamma(lam, "lam")
     gamma = _check_gamma(gamma)
     if not isinstance(critic, Critic):
         raise TypeError(f"critic must be a Critic (exact_critic(), ...), got {critic!r}")
 
     def fs(problem: Problem, x: np.ndarray, noise: Any = None, independent: bool = True):
+        episode_law(problem)
         v = lookup(critic.values(problem), x)
         w = gae_advantages(x, v, lam, gamma)
         return _batch(problem, x, w, noise, independent, total=False)

@@ -121,7 +121,7 @@ class TabularMDP:
     def step(
         self, obs: np.ndarray, action: np.ndarray, u: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One transition: (obs (..., 1), action (...), u (..., 1)) -> (next, reward, terminated)."""
+        """One step: (obs (..., 1), action (...), u (..., 1)) -> (next, reward, terminated)."""
         s = obs[..., 0].astype(np.int64)
         cdf = _cdf(self.transitions)[s, action]
         nxt = (cdf[..., :-1] <= u[..., :1]).sum(-1)

@@ -91,7 +91,7 @@ class SoftmaxPolicy:
         return SoftmaxPolicy(np.reshape(theta, self.theta.shape), self.features)
 
     def phi(self, obs: np.ndarray) -> np.ndarray:
-        """Features phi(o): observations (..., obs_dim) -> (..., d)."""
+        """The features of observations (..., obs_dim): shape (..., d)."""
         if self.features == "onehot":
             s = obs[..., 0].astype(np.int64)
             return np.eye(self.n_features)[s]
