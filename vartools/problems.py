@@ -194,6 +194,17 @@ SETTINGS: dict[str, Callable[..., Problem]] = {
 }
 
 
+# -- reinforcement learning with time (vartools.catalogue.rl, imported lazily: it imports
+# this module) ------------------------------------------------------------------------------
+def _rl_mdp(theta: Any = "zero", horizon: int = 4) -> Problem:
+    from vartools.catalogue.rl.problems import mdp_problem
+
+    return mdp_problem(theta, horizon)
+
+
+SETTINGS["rl_mdp"] = _rl_mdp
+
+
 def nearest_name(name: str, valid: list[str] | tuple[str, ...]) -> str:
     """A hint naming the valid entry closest to ``name`` (for error messages)."""
     close = difflib.get_close_matches(name, list(valid), n=1)

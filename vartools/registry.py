@@ -188,3 +188,9 @@ def get_estimator(name: str) -> Estimator:
     if not isinstance(est, Estimator):
         raise TypeError(f"the factory registered as {name!r} returned {est!r}, not an Estimator")
     return est
+
+
+# -- reinforcement learning with time (vartools.catalogue.rl) -----------------------------
+from vartools.catalogue.rl.named import RL_ESTIMATORS  # noqa: E402
+
+ESTIMATORS.update(RL_ESTIMATORS)

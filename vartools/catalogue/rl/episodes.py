@@ -45,7 +45,11 @@ from vartools._validation import check_positive_int, short_repr
 from vartools.catalogue.rl.policy import SoftmaxPolicy
 from vartools.distributions import DEFAULT_SUPPORT_BUDGET, Distribution
 
-__all__ = ["EpisodeLaw", "EpisodeReturn", "EpisodeStats", "episode_stats", "split_episode"]
+#: Largest number of array entries ``EpisodeLaw.support`` holds (160 MB of float64).
+SUPPORT_ELEMENTS = 20_000_000
+
+__all__ = [
+    "SUPPORT_ELEMENTS","EpisodeLaw", "EpisodeReturn", "EpisodeStats", "episode_stats", "split_episode"]
 
 
 class Episode(NamedTuple):
@@ -292,10 +296,11 @@ class EpisodeLaw(Distribution):
             keep = (cand > 0) & alive[:, None, None]
             m_idx, a_idx, k_idx = np.nonzero(keep)
             dead = np.flatnonzero(~alive)
-            if m_idx.size + dead.size > budget:
+            count = m_idx.size + dead.size
+            if count > budget or count * x[0].size > SUPPORT_ELEMENTS:
                 raise ValueError(
                     f"the episodes of horizon {horizon} have more than budget={budget} "
-                    "trajectories; use a shorter horizon, a larger budget or the dynamic-"
+                    f"trajectories (or more than {SUPPORT_ELEMENTS:.0e} numbers); use a shorter horizon, a larger budget or the dynamic-"
                     "programming oracles of vartools.catalogue.rl.moments"
                 )
             s_live = state[m_idx]
