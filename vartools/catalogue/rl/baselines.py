@@ -13,6 +13,9 @@ zero, so the estimate stays unbiased (REFERENCES.md; Greensmith et al. 2004). Th
   b*_i(t, s) = E[g_i^2 G_t | s_t = s] / E[g_i^2 | s_t = s] (Greensmith et al. 2004), exact;
 - ``time_loo_baseline()``: b_t for episode i = the mean step weight W_t of the other
   episodes of the batch (leave-one-out across episodes; needs n >= 2 independent ones);
+- ``fitted_critic_baseline(decay, ridge)``: b_t = w . psi(o_t, t), a linear critic on the
+  policy's features times (1, t/T, (t/T)^2), fitted by ridge regression to the step
+  weights of earlier batches (stateful; any environment, e.g. CartPole);
 - ``time_ema_baseline(decay)``: b_t = a debiased exponential moving average of the mean
   W_t of earlier batches (stateful).
 
@@ -45,6 +48,7 @@ __all__ = [
     "StateBaseline",
     "constant_step_baseline",
     "critic_baseline",
+    "fitted_critic_baseline",
     "optimal_state_baseline",
     "state_value_baseline",
     "subtract_step_baseline",
@@ -177,3 +181,63 @@ def time_ema_baseline(decay: float = 0.9) -> ControlVariate:
         return out, (decay * avg + (1.0 - decay) * mean_w, count + 1)
 
     return ControlVariate(init, apply, name=f"ema(t,{decay:g})", stateful=True)
+
+
+def _critic_features(law: Any, x: np.ndarray) -> np.ndarray:
+    """psi(o_t, t) = phi(o_t) (x) (1, t/T, (t/T)^2), alive-masked: (*R, n, T, 3 d)."""
+    from vartools.catalogue.rl.episodes import split_episode
+
+    ep = split_episode(x)
+    phi = law.policy.phi(ep.obs)
+    tt = np.arange(law.horizon) / law.horizon
+    time = np.stack([np.ones_like(tt), tt, tt * tt], axis=-1)  # (T, 3)
+    psi = phi[..., :, None] * time[:, None, :]
+    return psi.reshape(*psi.shape[:-2], -1) * ep.alive[..., None]
+
+
+def fitted_critic_baseline(decay: float = 0.9, ridge: float = 1e-3) -> ControlVariate:
+    """b_t = w . psi(o_t, t): a linear critic fitted to earlier batches' step weights.
+
+    The state holds exponential moving averages (debiased) of the normal equations
+    E[psi psi^T] and E[psi W_t] over the alive steps of earlier batches; w solves
+    (A + ridge I) w = c. Unbiased (earlier batches only: a critic "learned elsewhere");
+    b = 0 before the first batch. Works on any environment (CartPole, tabular MDPs).
+
+    Args:
+        decay: weight of the past in [0, 1).
+        ridge: ridge penalty (> 0) on w.
+    """
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
+        raise ValueError(f"decay must be a number in [0, 1), got {decay!r}")
+    if not ridge > 0:
+        raise ValueError(f"ridge must be > 0, got {ridge!r}")
+
+    def init(problem: Problem) -> tuple[np.ndarray, np.ndarray, int]:
+        k = 3 * episode_law(problem).policy.n_features
+        return np.zeros((k, k)), np.zeros(k), 0
+
+    def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
+        a_avg, c_avg, count = state
+        law = episode_law(problem)
+        w = _weights(batch, "fitted_critic_baseline")
+        psi = _critic_features(law, np.asarray(batch.x))
+        if count > 0:
+            scale = 1.0 / (1.0 - decay**count)
+            k = a_avg.shape[0]
+            coef = np.linalg.solve(a_avg * scale + ridge * np.eye(k), c_avg * scale)
+            b = psi @ coef
+        else:
+            b = np.zeros(w.shape)
+        out = subtract_step_baseline(batch, problem, b, "fitted_critic_baseline")
+        flat = psi.reshape(-1, psi.shape[-1])
+        m = max(float(np.asarray(batch.x)[..., -2].sum()), 1.0)  # alive steps
+        a_new = flat.T @ flat / m
+        c_new = flat.T @ w.reshape(-1) / m
+        state = (
+            decay * a_avg + (1 - decay) * a_new,
+            decay * c_avg + (1 - decay) * c_new,
+            count + 1,
+        )
+        return out, state
+
+    return ControlVariate(init, apply, name=f"critic({decay:g})", stateful=True)
