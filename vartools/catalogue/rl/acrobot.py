@@ -64,23 +64,27 @@ class Acrobot:
         return (-0.1 + 0.2 * u[..., :4]).astype(np.float32).astype(np.float64)
 
     def _derivs(self, s: np.ndarray, torque: np.ndarray) -> np.ndarray:
+        """ds/dt of the "book" dynamics (gymnasium's ``_dsdt``), for states (..., 4)."""
         m1, m2, l1 = self.link_mass_1, self.link_mass_2, self.link_length_1
         lc1, lc2, i1, i2, g = self.link_com_1, self.link_com_2, self.link_moi, self.link_moi, 9.8
         th1, th2, dth1, dth2 = (s[..., i] for i in range(4))
-        d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * np.cos(th2)) + i1 + i2
-        d2 = m2 * (lc2**2 + l1 * lc2 * np.cos(th2)) + i2
+        c2, s2 = np.cos(th2), np.sin(th2)
+        d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * c2) + i1 + i2
+        d2 = m2 * (lc2**2 + l1 * lc2 * c2) + i2
         phi2 = m2 * lc2 * g * np.cos(th1 + th2 - pi / 2.0)
+        k = m2 * l1 * lc2
         phi1 = (
-            -m2 * l1 * lc2 * dth2**2 * np.sin(th2)
-            - 2 * m2 * l1 * lc2 * dth2 * dth1 * np.sin(th2)
+            -k * dth2**2 * s2
+            - 2 * k * dth2 * dth1 * s2
             + (m1 * lc1 + m2 * l1) * g * np.cos(th1 - pi / 2)
             + phi2
         )
-        ddth2 = (torque + d2 / d1 * phi1 - m2 * l1 * lc2 * dth1**2 * np.sin(th2) - phi2) / (
-            m2 * lc2**2 + i2 - d2**2 / d1
-        )
+        ratio = d2 / d1
+        ddth2 = (torque + ratio * phi1 - k * dth1**2 * s2 - phi2) / (m2 * lc2**2 + i2 - d2 * ratio)
         ddth1 = -(d2 * ddth2 + phi1) / d1
-        return np.stack([dth1, dth2, ddth1, ddth2], axis=-1)
+        out = np.empty(s.shape)
+        out[..., 0], out[..., 1], out[..., 2], out[..., 3] = dth1, dth2, ddth1, ddth2
+        return out
 
     def step(
         self, obs: np.ndarray, action: np.ndarray, u: np.ndarray

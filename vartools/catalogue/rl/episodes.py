@@ -185,6 +185,8 @@ class EpisodeLaw(Distribution):
         alive = np.ones(lead, dtype=bool)
         cdf_cols = np.arange(pol.n_actions - 1)
         for t in range(self.horizon):
+            if not alive.any():  # every episode has ended: the remaining rows stay zero
+                break
             u = noise[..., t + 1, :]
             cdf = np.cumsum(pol.probs(obs), axis=-1)[..., cdf_cols]
             action = (cdf <= u[..., :1]).sum(-1)
