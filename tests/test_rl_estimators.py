@@ -45,6 +45,7 @@ def unbiased() -> dict[str, vt.Estimator]:
         "rtg+loo": mk(E.reward_to_go(), B.time_loo_baseline()),
         "reinforce+loo": mk(E.reinforce(), B.time_loo_baseline()),
         "rtg+ema": mk(E.reward_to_go(), B.time_ema_baseline(0.5)),
+        "rtg+critic": mk(E.reward_to_go(), B.fitted_critic_baseline(0.5)),
     }
 
 

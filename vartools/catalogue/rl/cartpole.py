@@ -57,7 +57,7 @@ class CartPole:
     def step(
         self, obs: np.ndarray, action: np.ndarray, u: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One Euler step: (state (..., 4), action (...) in {0, 1}) -> (next, reward, terminated)."""
+        """One Euler step: (state (..., 4), action (...) in {0, 1}) -> (next, reward, done)."""
         x, x_dot, th, th_dot = (obs[..., i] for i in range(4))
         total = self.masspole + self.masscart
         pml = self.masspole * self.length

@@ -49,7 +49,13 @@ from vartools.distributions import DEFAULT_SUPPORT_BUDGET, Distribution
 SUPPORT_ELEMENTS = 20_000_000
 
 __all__ = [
-    "SUPPORT_ELEMENTS","EpisodeLaw", "EpisodeReturn", "EpisodeStats", "episode_stats", "split_episode"]
+    "SUPPORT_ELEMENTS",
+    "EpisodeLaw",
+    "EpisodeReturn",
+    "EpisodeStats",
+    "episode_stats",
+    "split_episode",
+]
 
 
 class Episode(NamedTuple):
@@ -302,8 +308,9 @@ class EpisodeLaw(Distribution):
             if count > budget or count * x[0].size > SUPPORT_ELEMENTS:
                 raise ValueError(
                     f"the episodes of horizon {horizon} have more than budget={budget} "
-                    f"trajectories (or more than {SUPPORT_ELEMENTS:.0e} numbers); use a shorter horizon, a larger budget or the dynamic-"
-                    "programming oracles of vartools.catalogue.rl.moments"
+                    f"trajectories (or more than {SUPPORT_ELEMENTS:.0e} numbers); use a "
+                    "shorter horizon, a larger budget or the dynamic-programming oracles "
+                    "(exact_moments of the RL estimators, vartools.catalogue.rl.moments)"
                 )
             s_live = state[m_idx]
             x_live = x[m_idx]

@@ -56,7 +56,8 @@ for _lam in (0.0, 0.5, 0.9, 0.95, 1.0):
     for _label, _critic in (("V*", exact_critic), ("Vbar", time_agnostic_critic)):
         _name = f"gae({_lam:g},{_label})"
         RL_ESTIMATORS[_name] = _mk(
-            _name, lambda lam=_lam, critic=_critic: gae(lam, critic())  # type: ignore[misc]
+            _name,
+            lambda lam=_lam, critic=_critic: gae(lam, critic()),  # type: ignore[misc]
         )
 
 
