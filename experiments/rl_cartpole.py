@@ -168,12 +168,12 @@ def figures(summary: pd.DataFrame, extra: Mapping[str, Any], out_dir: str | Path
         ax.set_yscale("log")
         ax.set_xlabel("environment steps used by training")
         ax.set_ylabel(f"variance ({N_EPISODES} episodes), mean over weights")
+        ax.set_title(f"{int(part['n_reps'].iloc[0])} replicates per marker", fontsize=8)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, frameon=False)
-    n_reps = int(traj["n_reps"].iloc[0])
     fig.suptitle(
-        "Gradient variance along training at frozen policies (markers: "
-        f"{n_reps} replicates, 95% CI; every estimator uses the same episodes)",
+        "Gradient variance along training at frozen policies (markers: replicate variance, "
+        "95% CI; at a checkpoint every estimator uses the same episodes)",
         fontsize=10,
     )
     return save_figure(fig, Path(out_dir) / "training")

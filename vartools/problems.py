@@ -202,7 +202,14 @@ def _rl_mdp(theta: Any = "zero", horizon: int = 4) -> Problem:
     return mdp_problem(theta, horizon)
 
 
+def _rl_gym(env_id: str = "CartPole-v1", horizon: int | None = None) -> Problem:
+    from vartools.catalogue.rl.gym import gym_problem
+
+    return gym_problem(env_id, horizon=horizon)
+
+
 SETTINGS["rl_mdp"] = _rl_mdp
+SETTINGS["rl_gym"] = _rl_gym
 
 
 def nearest_name(name: str, valid: list[str] | tuple[str, ...]) -> str:
