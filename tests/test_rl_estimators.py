@@ -158,13 +158,21 @@ def test_monte_carlo_matches_the_exact_moments():
         assert np.all(dev <= Z_HUNDRED * part["bias_se"].to_numpy()), name
 
 
-def test_ema_baseline_state_moves_and_is_per_time_step():
+def test_ema_baseline_state_is_a_per_time_average_of_earlier_batches():
     prob = mdp_problem("ref", 4)
     est = vt.make_estimator(E.reward_to_go(), B.time_ema_baseline(0.5))
     state = est.init(prob)
-    assert state[0].shape == (4,)
-    _, state = est(prob, 8, rng=np.random.default_rng(0), reps=(10,), state=state)
-    assert state[1] == 1 and np.all(np.diff(state[0]) <= 0.0 + 1e-12) is not None
+    assert state[0].shape == (4,) and state[1] == 0
+    b1, state = est.batch(prob, 8, rng=np.random.default_rng(0), reps=(10,), state=state)
+    w = b1.info["step_weights"]
+    np.testing.assert_allclose(state[0], 0.5 * w.reshape(-1, 4).mean(0), atol=ATOL)
+    # the first batch has no baseline; the second subtracts the debiased average
+    np.testing.assert_allclose(b1.estimate, b1.extra.mean(-2), atol=ATOL)
+    rtg = vt.make_estimator(E.reward_to_go())
+    b2, _ = est.batch(prob, 8, rng=np.random.default_rng(1), reps=(10,), state=state)
+    plain, _ = rtg.batch(prob, 8, rng=np.random.default_rng(1), reps=(10,))
+    base = prob.dist.weighted_score(b2.x, np.broadcast_to(state[0] / 0.5, b2.x.shape[:-1]))
+    np.testing.assert_allclose(b2.terms, plain.terms - base, atol=ATOL)
 
 
 def test_named_errors():
