@@ -189,6 +189,9 @@ def test_named_errors():
         E.gae(-0.1, E.exact_critic())
     with pytest.raises(ValueError, match="decay"):
         B.time_ema_baseline(1.0)
+    with pytest.raises(ValueError, match="iid sampler"):
+        est = vt.make_estimator(E.reward_to_go(), sampler=vt.stratified())
+        est(mdp_problem("ref", 3), 4, rng=np.random.default_rng(0))
 
 
 class _BadPolicy(SoftmaxPolicy):

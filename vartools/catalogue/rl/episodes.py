@@ -185,6 +185,13 @@ class EpisodeLaw(Distribution):
     def transform(self, noise: np.ndarray) -> np.ndarray:
         """Simulate the episodes: noise (*R, n, T + 1, m) -> x (*R, n, T, obs_dim + 4)."""
         env, pol = self.env, self.policy
+        want = (self.horizon + 1, self.noise_width)
+        if noise.ndim < 3 or noise.shape[-2:] != want:
+            raise ValueError(
+                f"episode noise must have shape (*R, n, {want[0]}, {want[1]}) (from "
+                f"sample_noise), got {noise.shape}; samplers other than iid (antithetic, "
+                "stratified, sobol) do not apply to episodes: use the default iid sampler"
+            )
         lead = noise.shape[:-2]
         x = np.zeros((*lead, self.horizon, env.obs_dim + 4))
         obs = np.asarray(env.reset(noise[..., 0, : env.reset_width]), dtype=np.float64)
