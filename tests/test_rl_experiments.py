@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
 from conftest import ATOL, Z_HUNDRED
 
 from vartools.catalogue.rl.problems import mdp_gradient, mdp_problem
@@ -17,6 +20,7 @@ CART = load_experiment("rl_cartpole")
 T_MOD = importlib.import_module("experiments.rl_tabular")
 G_MOD = importlib.import_module("experiments.rl_gae")
 C_MOD = importlib.import_module("experiments.rl_cartpole")
+TAB_FILE = T_MOD.__file__
 
 
 def test_definitions_resolve_at_both_scales():
@@ -65,3 +69,18 @@ def test_cartpole_configuration():
     assert set(C_MOD.FULL) == set(C_MOD.ENVS) == {"CartPole-v1", "Acrobot-v1"}
     assert [e.name for e in C_MOD.build_estimators()] == list(C_MOD.STYLE)
     assert C_MOD.trainer().name in C_MOD.STYLE
+
+
+@pytest.mark.slow
+def test_rl_tables_are_identical_on_serial_and_processes(tmp_path):
+    exp_dir = Path(TAB_FILE).parent
+    kw = {"scale": "quick", "directory": exp_dir, "progress": False}
+    a = run_experiment("rl_tabular", out=tmp_path / "a", **kw)
+    b = run_experiment("rl_tabular", out=tmp_path / "b", executor="processes", workers=2, **kw)
+    assert b.cells_computed == b.cells_total > 2
+    drop = ["time_per_estimate"]  # wall time: the only column that may differ
+    pd.testing.assert_frame_equal(
+        a.summary.drop(columns=drop).reset_index(drop=True),
+        b.summary.drop(columns=drop).reset_index(drop=True),
+        check_exact=True,
+    )
