@@ -28,6 +28,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+from vartools.catalogue.rl.named import RL_ESTIMATORS
 from vartools.control_variates.baselines import constant_baseline, ema_baseline, loo_baseline
 from vartools.control_variates.coefficients import delta_method, optimal_baseline
 from vartools.core.control_variate import ControlVariate
@@ -182,3 +183,7 @@ def get_estimator(name: str) -> Estimator:
     if not isinstance(est, Estimator):
         raise TypeError(f"the factory registered as {name!r} returned {est!r}, not an Estimator")
     return est
+
+
+# -- reinforcement learning with time (vartools.catalogue.rl) -----------------------------
+ESTIMATORS.update(RL_ESTIMATORS)

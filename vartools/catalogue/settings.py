@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from vartools.catalogue.rl.gym import gym_problem
+from vartools.catalogue.rl.problems import mdp_problem
 from vartools.core.objectives import (
     cosine,
     gaussian_bump,
@@ -113,6 +115,19 @@ SETTINGS: dict[str, Callable[..., Problem]] = {
     "gaussian_cost": _gaussian_cost,
     "cat_table": _cat_table,
 }
+
+
+# -- reinforcement learning with time (vartools.catalogue.rl) --------------------------------
+def _rl_mdp(theta: Any = "zero", horizon: int = 4) -> Problem:
+    return mdp_problem(theta, horizon)
+
+
+def _rl_gym(env_id: str = "CartPole-v1", horizon: int | None = None) -> Problem:
+    return gym_problem(env_id, horizon=horizon)
+
+
+SETTINGS["rl_mdp"] = _rl_mdp
+SETTINGS["rl_gym"] = _rl_gym
 
 
 def make_problem(name: str, **kwargs: Any) -> Problem:

@@ -89,6 +89,18 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "exact (RB)": _TEAL,  # the local expectation of one Bernoulli is its exact gradient
     "sum_and_sample": _GREEN,
     "dependency_aware": _GREY,
+    # reinforcement learning with time (vartools.catalogue.rl): the baseline's colour
+    # follows its kind above (moving average sky blue, leave-one-out vermillion, ...)
+    "rtg": _BLACK,
+    "rtg+const(1)": _PURPLE,
+    "rtg+ema(t)": _SKY,
+    "rtg+loo(t)": _VERMILLION,
+    "rtg+V(s)": _GREEN,
+    "rtg+b*(s)": _ORANGE,
+    "rtg+critic": _OLIVE,
+    "GAE, critic Vbar": _VERMILLION,
+    "GAE, critic V*": _BLUE,
+    "discounted reward-to-go": _GREEN,
 }
 
 #: The LaTeX text width in inches (A4, 2.5 cm margins): the paper's figures are this wide.
