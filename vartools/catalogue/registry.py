@@ -35,10 +35,16 @@ from vartools.core.validation import nearest_name
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.double_cv import double_cv
 from vartools.estimators.measure_valued import measure_valued
 from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
+from vartools.estimators.rebar import rebar
 from vartools.estimators.relaxations import straight_through
+from vartools.estimators.rodeo import rodeo
 from vartools.estimators.sum_and_sample import sum_and_sample
+from vartools.estimators.tuned import fitted_coefficients
+from vartools.estimators.unordered_set import unordered_set
+from vartools.estimators.vimco import vimco
 from vartools.samplers.sampling import Sampler, antithetic, iid, sobol, stratified
 
 __all__ = [
@@ -88,11 +94,17 @@ SAMPLERS: dict[str, Callable[[], Sampler]] = {
 def _base(name: str) -> BaseEstimator:
     if name.startswith("sas") and name[3:].isdigit():
         return sum_and_sample(int(name[3:]))
+    if _is_family(name, "unordered_set"):
+        return unordered_set(int(name[len("unordered_set") :]))
     return BASES[name]()
 
 
+def _is_family(name: str, prefix: str) -> bool:
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
+
+
 def _is_base(name: str) -> bool:
-    return name in BASES or (name.startswith("sas") and name[3:].isdigit())
+    return name in BASES or _is_family(name, "sas") or _is_family(name, "unordered_set")
 
 
 def _composed(spec: str) -> Callable[[], Estimator]:
@@ -129,6 +141,21 @@ ESTIMATORS: dict[str, Callable[[], Estimator]] = {
 }
 
 
+# -- frontier estimators (issue 15) --------------------------------------------------------
+# ``unordered_set<k>`` is a base family like ``sas<k>`` (k outcomes per set, n sets). The
+# Double-CV and RODEO coefficients and REBAR's eta and temperature are fitted on earlier
+# batches (stateful); ``rebar_frozen`` / ``relax_frozen`` keep them fixed.
+BASES["vimco"] = lambda: vimco
+ESTIMATORS["vimco"] = _composed("vimco")
+ESTIMATORS["double_cv"] = lambda: make_estimator(
+    double_cv(0.0), fitted_coefficients(), name="double_cv"
+)
+ESTIMATORS["rodeo"] = lambda: make_estimator(rodeo(0.0, 0.0), fitted_coefficients(), name="rodeo")
+ESTIMATORS["rebar"] = lambda: rebar(name="rebar")
+ESTIMATORS["rebar_frozen"] = lambda: rebar(eta=1.0, temperature=0.5, name="rebar_frozen")
+# -- end of frontier estimators --------------------------------------------------------------
+
+
 def register_estimator(name: str, factory: Callable[[], Estimator]) -> None:
     """Add (or replace) a named estimator; ``factory()`` must return an Estimator."""
     if not isinstance(name, str) or not name:
@@ -161,7 +188,8 @@ def get_estimator(name: str) -> Estimator:
         if not _is_base(base):
             raise ValueError(
                 f"unknown estimator {name!r}; {nearest_name(name, tuple(ESTIMATORS))} "
-                f"(or compose base+reducer[@sampler] with bases {sorted(BASES)} or sas<k>, "
+                f"(or compose base+reducer[@sampler] with bases {sorted(BASES)}, sas<k> or "
+                "unordered_set<k>, "
                 f"reducers {sorted(REDUCERS)} and samplers {sorted(SAMPLERS)})"
             )
         if sampler and sampler not in SAMPLERS:
