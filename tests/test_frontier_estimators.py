@@ -24,6 +24,7 @@ from vartools.estimators.base import score_function
 from vartools.estimators.composed import make_estimator
 from vartools.estimators.double_cv import double_cv
 from vartools.estimators.rebar import rebar, rebar_moments
+from vartools.estimators.relax import Mlp, mlp_backward, mlp_forward, relax, relax_moments
 from vartools.estimators.rodeo import rodeo
 from vartools.estimators.unordered_set import set_probability, unordered_set, unordered_set_moments
 from vartools.estimators.vimco import MultiSample, multi_sample_problem, vimco, vimco_signals
@@ -272,12 +273,49 @@ def test_rebar_refuses_categoricals():
         rebar(1.0, 0.5)(cat, 1, rng=np.random.default_rng(0))
 
 
+# -- RELAX ------------------------------------------------------------------------
+
+
+def test_relax_backward_pass_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    m = Mlp(rng.normal(size=(4, 3)), rng.normal(size=4), rng.normal(size=4), 0.3)
+    x, alpha, rho = rng.normal(size=(5, 3)), rng.normal(size=5), rng.normal(size=(5, 3))
+
+    def loss(v):
+        c, g, _ = mlp_forward(m.unflat(v), x)
+        return (alpha * c).sum() + (rho * g).sum()
+
+    h = mlp_forward(m, x)[2]
+    analytic = mlp_backward(m, x, h, alpha, rho).flat()
+    v, e = m.flat(), 1e-6
+    fd = [(loss(v + e * u) - loss(v - e * u)) / (2 * e) for u in np.eye(v.size)]
+    assert np.allclose(analytic, fd, atol=1e-7)
+
+
+def test_relax_is_unbiased_by_quadrature_and_training_reduces_variance():
+    prob = Problem(
+        "ns2", Bernoulli(np.array([0.3, -0.8])), lambda x: (x - 0.4).sum(-1) ** 2 + x[..., 0]
+    )
+    est = relax()
+    s0 = est.init(prob)
+    mean, var0 = relax_moments(prob, s0.mlp, nodes=16)
+    assert np.allclose(mean, exact_gradient(prob), atol=1e-8)
+    state = warm_state(prob, est, 1, seed=0, warmup=400)
+    mean, var = relax_moments(prob, state.mlp, nodes=16)
+    assert np.allclose(mean, exact_gradient(prob), atol=1e-8)
+    assert var.sum() < 0.5 * var0.sum()
+    g, _ = est(prob, 1, rng=np.random.default_rng(2), reps=(20_000,), state=state)
+    assert np.all(np.abs(g.mean(0) - mean) <= Z_ONE * np.sqrt(var / len(g)))
+    b, _ = est.batch(prob, 2, rng=np.random.default_rng(0), reps=(3,), state=state)
+    assert b.n_evals == 2 and b.info["surrogate_evals"] == 4
+
+
 # -- registry and measurement -------------------------------------------------------
 
 
 def test_registered_names_work_with_measure_variance():
     prob = ns_problem()
-    names = ["double_cv", "rodeo", "unordered_set3", "rebar", "rebar_frozen", "sf+loo"]
+    names = ["double_cv", "rodeo", "unordered_set3", "rebar", "rebar_frozen", "relax", "sf+loo"]
     table = vt.measure_variance(
         prob, [get_estimator(n) for n in names], n_samples=[3], n_reps=600, seed=4
     )

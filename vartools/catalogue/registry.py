@@ -39,6 +39,7 @@ from vartools.estimators.double_cv import double_cv
 from vartools.estimators.measure_valued import measure_valued
 from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
 from vartools.estimators.rebar import rebar
+from vartools.estimators.relax import relax
 from vartools.estimators.relaxations import straight_through
 from vartools.estimators.rodeo import rodeo
 from vartools.estimators.sum_and_sample import sum_and_sample
@@ -153,6 +154,7 @@ ESTIMATORS["double_cv"] = lambda: make_estimator(
 ESTIMATORS["rodeo"] = lambda: make_estimator(rodeo(0.0, 0.0), fitted_coefficients(), name="rodeo")
 ESTIMATORS["rebar"] = lambda: rebar(name="rebar")
 ESTIMATORS["rebar_frozen"] = lambda: rebar(eta=1.0, temperature=0.5, name="rebar_frozen")
+ESTIMATORS["relax"] = lambda: relax(name="relax")
 # -- end of frontier estimators --------------------------------------------------------------
 
 

@@ -44,7 +44,7 @@ Example:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,9 @@ __all__ = [
     "rebar_control",
     "rebar_direction",
     "rebar_moments",
+    "relaxed_noise",
+    "uv_quadrature",
+    "require_bernoulli",
 ]
 
 _TINY = 1e-12
@@ -81,14 +84,13 @@ def require_bernoulli(problem: Problem, who: str) -> Bernoulli:
     return problem.dist
 
 
-def rebar_direction(
-    problem: Problem, u: np.ndarray, v: np.ndarray, temperature: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """REBAR's control-variate direction C_lam (*R, n, p) for uniforms u, v (*R, n, *event).
+def relaxed_noise(
+    problem: Problem, u: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """z, z~, dz~/dphi and the score s(b), each flattened to (*R, n, D), from u, v.
 
-    C_lam = -f(sigma_lam(z~)) s(b) + grad_phi f(sigma_lam(z)) - grad_phi f(sigma_lam(z~)),
-    so that the estimator's terms are f(b) s(b) + eta C_lam. Also returns f(sigma_lam(z~))
-    (*R, n). Two evaluations of f and its gradient at relaxed points per sample.
+    z = phi + logit(u) (b = 1[z > 0]), z~ = phi + logit(v') ~ p(z | b), and
+    dz~/dphi = 1 + theta (1 - theta) (dv'/dtheta) / (v' (1 - v')) (dz/dphi = 1).
     """
     dist = require_bernoulli(problem, "rebar")
     phi, theta = dist.logits, dist.probs
@@ -101,14 +103,31 @@ def rebar_direction(
     zt = phi + np.log(vp) - np.log1p(-vp)
     dvp = np.where(b > 0.5, v - 1.0, -v)
     dzt = 1.0 + theta * (1.0 - theta) * dvp / (vp * (1.0 - vp))
+    shape = (*lead, dist.n_params)
+    return z.reshape(shape), zt.reshape(shape), dzt.reshape(shape), (b - theta).reshape(shape)
+
+
+def rebar_direction(
+    problem: Problem, u: np.ndarray, v: np.ndarray, temperature: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """REBAR's control-variate direction C_lam (*R, n, p) for uniforms u, v (*R, n, *event).
+
+    C_lam = -f(sigma_lam(z~)) s(b) + grad_phi f(sigma_lam(z)) - grad_phi f(sigma_lam(z~)),
+    so that the estimator's terms are f(b) s(b) + eta C_lam. Also returns f(sigma_lam(z~))
+    (*R, n). Two evaluations of f and its gradient at relaxed points per sample.
+    """
+    dist = require_bernoulli(problem, "rebar")
+    ev = dist.event_shape
+    z, zt, dzt, s = relaxed_noise(problem, u, v)
     lam = float(temperature)
     sz, szt = special.expit(z / lam), special.expit(zt / lam)
-    gz = problem.evaluate_grad(sz) * sz * (1.0 - sz) / lam
-    gzt = problem.evaluate_grad(szt) * szt * (1.0 - szt) / lam * dzt
-    f_zt = problem.evaluate(szt)
-    s = (b - theta).reshape(*lead, dist.n_params)
-    c = -f_zt[..., None] * s + (gz - gzt).reshape(*lead, dist.n_params)
-    return c, f_zt
+    shape = sz.shape
+    grad_z = problem.evaluate_grad(sz.reshape(*shape[:-1], *ev)).reshape(shape)
+    grad_zt = problem.evaluate_grad(szt.reshape(*shape[:-1], *ev)).reshape(shape)
+    gz = grad_z * sz * (1.0 - sz) / lam
+    gzt = grad_zt * szt * (1.0 - szt) / lam * dzt
+    f_zt = problem.evaluate(szt.reshape(*shape[:-1], *ev))
+    return -f_zt[..., None] * s + gz - gzt, f_zt
 
 
 def _draw(problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler) -> Batch:
@@ -289,9 +308,23 @@ def rebar(
         name: label for tables.
 
     Returns:
-        ``make_estimator(rebar_base, rebar_control(eta, temperature))``.
+        ``make_estimator(rebar_base, rebar_control(eta, temperature))``, whose exact mean
+        and variance (``vartools.oracles.exact.exact_moments``, at the given or the
+        state's eta and temperature) come from ``rebar_moments`` for small problems.
     """
-    return make_estimator(rebar_base, rebar_control(eta, temperature), name=name or "rebar")
+
+    def oracle(problem: Problem, est: Any, n: int, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        st = state if isinstance(state, RebarState) else None
+        e = eta if eta is not None else (st.eta if st else 1.0)
+        lam = (
+            temperature
+            if temperature is not None
+            else (float(np.exp(st.log_temperature)) if st else 0.5)
+        )
+        return rebar_moments(problem, e, lam, n)
+
+    base = replace(rebar_base, oracle=oracle)
+    return make_estimator(base, rebar_control(eta, temperature), name=name or "rebar")
 
 
 #: Gauss-Legendre nodes per piece of each uniform in ``rebar_moments``.
@@ -318,13 +351,33 @@ def rebar_moments(
         n: samples per estimate.
         nodes: Gauss-Legendre nodes per piece.
     """
-    dist = require_bernoulli(problem, "rebar_moments")
     n = check_positive_int(n, "n")
     lam = _check_pos(temperature, "temperature")
+    u, v, wt = uv_quadrature(problem, nodes, "rebar_moments")
+    dist = require_bernoulli(problem, "rebar_moments")
+    b = dist.transform(u)
+    fx = problem.evaluate(b)
+    s = (b - dist.probs).reshape(-1, 1, dist.n_params)
+    c, _ = rebar_direction(problem, u, v, lam)
+    g = (fx[..., None] * s + eta * c)[:, 0, :]
+    mean = wt @ g
+    return mean, (wt @ (g - mean) ** 2) / n
+
+
+def uv_quadrature(
+    problem: Problem, nodes: int, who: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quadrature nodes u, v (P, 1, *event) and weights (P,) over the uniforms of a Bernoulli.
+
+    Gauss-Legendre after a smoothstep substitution, on the two pieces of each u_d and
+    on [0, 1] for each v_d (see ``rebar_moments``).
+    """
+    dist = require_bernoulli(problem, who)
+    nodes = check_positive_int(nodes, "nodes")
     d = dist.n_params
     if float(2 * nodes) ** d * float(nodes) ** d > POINT_BUDGET:
         raise ValueError(
-            f"rebar_moments needs (2 nodes)^D nodes^D = {(2.0 * nodes) ** d * nodes**d:.3g} points "
+            f"{who} needs (2 nodes)^D nodes^D = {(2.0 * nodes) ** d * nodes**d:.3g} points "
             f"for D={d}, more than {POINT_BUDGET}; use fewer nodes or a smaller problem"
         )
     x, w = np.polynomial.legendre.leggauss(nodes)
@@ -338,16 +391,8 @@ def rebar_moments(
         cut = 1.0 - t
         u_nodes.append(np.concatenate([cut * x, cut + (1 - cut) * x]))
         u_w.append(np.concatenate([cut * w, (1 - cut) * w]))
-    axes = [*u_nodes, *([x] * d)]
-    weights = [*u_w, *([w] * d)]
-    grid = np.array(list(itertools.product(*axes)))  # (P, 2d)
-    wt = np.prod(np.array(list(itertools.product(*weights))), axis=-1)
+    grid = np.array(list(itertools.product(*u_nodes, *([x] * d))))  # (P, 2d)
+    wt = np.prod(np.array(list(itertools.product(*u_w, *([w] * d)))), axis=-1)
     u = grid[:, :d].reshape(-1, 1, *dist.event_shape)
     v = grid[:, d:].reshape(-1, 1, *dist.event_shape)
-    b = dist.transform(u)
-    fx = problem.evaluate(b)
-    s = (b - dist.probs).reshape(-1, 1, d)
-    c, _ = rebar_direction(problem, u, v, lam)
-    g = (fx[..., None] * s + eta * c)[:, 0, :]
-    mean = wt @ g
-    return mean, (wt @ (g - mean) ** 2) / n
+    return u, v, wt
