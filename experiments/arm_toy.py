@@ -8,6 +8,14 @@ grid of sigmoid(phi) (REFERENCES.md, E7). SF and RLOO are exact by enumeration; 
 DisARM by integrating the uniform u cell by cell (``vartools.estimators.arm.antithetic_moments``).
 Compared at equal cost: ARM / DisARM use 1 antithetic pair (2 evaluations), SF and RLOO
 K = 2 samples; SF with one sample is also shown.
+
+The p0 grid (Yin & Zhou 2019, Fig. 1; ``p0_grid.csv``, figure ``p0_grid``): f = (z - p0)^2
+for p0 in {0.49, 0.499, 0.501, 0.51}, each of REINFORCE, RLOO (K = 2), ARM, DisARM, REBAR
+and RELAX trained separately (3 seeds, 2000 Adam steps at lr 0.01, by
+``experiments/_training_grid.py``), with sigmoid(phi), the exact E[f] and the replicate
+variance of the trainer's own estimate against the iteration. What differs from the
+paper: the variance is a replicate variance (1000 estimates per checkpoint), not a moving
+average along one run; 3 seeds; REBAR / RELAX as in ``experiments/rebar_relax_toy.py``.
 """
 
 from __future__ import annotations
@@ -178,6 +186,78 @@ def _figures(
     return save_figure(fig, Path(out_dir) / "variance_vs_theta")
 
 
+P0_VALUES = (0.49, 0.499, 0.501, 0.51)
+#: Training scale of the p0 grid: (runs, steps, every, replicates per checkpoint).
+GRID = {"full": (3, 2000, 100, 1000), "quick": (1, 200, 100, 100)}
+
+
+def grid_problem(p0: float) -> Problem:
+    """One Bernoulli at logit 0, f = (z - p0)^2 (maximised)."""
+    return Problem(
+        f"arm_toy(p0={p0:g})", Bernoulli(np.zeros(1)), square_distance(p0), description="p0 grid"
+    )
+
+
+def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Harness hook: the exact curves and the p0 grid trained estimator by estimator."""
+    from experiments._training_grid import train_grid
+    from experiments.rebar_relax_toy import TRAINERS
+
+    runs, steps, every, reps = GRID[exp.scale]
+    grid = train_grid(
+        grid_problem,
+        [{"p0": p0} for p0 in P0_VALUES],
+        TRAINERS,
+        runs=runs,
+        steps=steps,
+        every=every,
+        optimizer=lambda: adam(0.01),
+        seed=exp.seed,
+        n_reps=reps,
+        maximize=True,
+    )
+    return {"exact": exact_table(exp.scale), "p0_grid": grid}
+
+
+def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
+    """sigmoid(phi) and the trainer's variance against the iteration, one column per p0."""
+    from pathlib import Path
+
+    from matplotlib.figure import Figure
+
+    from experiments.rebar_relax_toy import STYLE
+    from vartools.plots.figures import legend_below, palette, save_figure
+
+    colors = palette(STYLE)
+    fig = Figure(figsize=(13, 6.5), layout="constrained")
+    axes = fig.subplots(2, len(P0_VALUES), sharex=True, height_ratios=[1, 1.4])
+    for j, p0 in enumerate(P0_VALUES):
+        g = grid[np.isclose(grid["at_p0"].astype(float), p0)]
+        for name, (label, marker) in STYLE.items():
+            m = g[g["trainer"] == name].groupby("step")
+            theta = special.expit(m["theta[0]"].mean())
+            axes[0, j].plot(theta.index, theta, "-", color=colors[name], lw=1.2, label=label)
+            var = m["variance"].mean()
+            axes[1, j].plot(var.index, var, marker + "-", color=colors[name], ms=3, lw=1)
+        axes[0, j].set_title(f"p0 = {p0:g}")
+        axes[0, j].set_ylabel("sigmoid(phi) (mean over seeds)")
+        axes[1, j].set_yscale("log")
+        axes[1, j].set_xlabel("iteration (Adam lr 0.01, maximising)")
+        axes[1, j].set_ylabel("variance of d/d phi (own trainer)")
+        for ax in axes[:, j]:
+            ax.grid(alpha=0.3, which="both")
+    legend_below(fig, axes[0, 0], ncol=6)
+    n_reps, runs = int(grid["n_reps"].iloc[0]), int(grid["run"].max()) + 1
+    fig.suptitle(
+        f"ARM toy, f = (z - p0)^2 maximised, each estimator trained separately ({runs} seeds; "
+        f"{n_reps} replicates per checkpoint)"
+    )
+    return save_figure(fig, Path(out_dir) / "p0_grid")
+
+
 def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
     """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
-    return _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
+    files = _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
+    if extra.get("p0_grid") is not None:
+        files += _grid_figure(extra["p0_grid"], out_dir)
+    return files

@@ -200,7 +200,13 @@ def relax(
         name: label for tables.
     """
     cv = relax_control(hidden=hidden, lr=lr, train=train)
-    base = replace(rebar_base, name="relax_draw", needs_grad=False)  # f at b only
+
+    def oracle(problem: Problem, est: Any, n: int, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        st = state if isinstance(state, RelaxState) else est.init(problem)
+        return relax_moments(problem, st.mlp, n)
+
+    # f at b only (no gradient of f); exact moments by quadrature at the state's surrogate
+    base = replace(rebar_base, name="relax_draw", needs_grad=False, oracle=oracle)
     return make_estimator(base, cv, name=name or cv.name)
 
 

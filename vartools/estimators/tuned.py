@@ -30,7 +30,7 @@ import numpy as np
 from vartools.core.batch import Batch
 from vartools.core.control_variate import ControlVariate
 from vartools.core.problem import Problem
-from vartools.core.validation import short_repr
+from vartools.core.validation import check_positive_int, short_repr
 
 __all__ = ["FitState", "directions", "fitted_coefficients"]
 
@@ -62,13 +62,17 @@ def directions(batch: Batch, who: str) -> np.ndarray:
     return np.asarray(c)
 
 
-def fitted_coefficients(decay: float = 0.95, ridge: float = 1e-8) -> ControlVariate:
+def fitted_coefficients(
+    decay: float = 0.95, ridge: float = 1e-8, *, min_n: int = 2
+) -> ControlVariate:
     """Fit the coefficients of the base estimator's directions on earlier batches.
 
     Args:
         decay: weight of the earlier moments at each new batch, in [0, 1).
         ridge: relative ridge added to M before solving (keeps c finite when a
             direction is zero, e.g. at a deterministic point).
+        min_n: the smallest n the estimator accepts (2: Double CV and RODEO average
+            over the other samples; the harness skips the estimator below it).
 
     Returns:
         A stateful, unbiased ``ControlVariate`` named ``fit``; the coefficients used on a
@@ -101,4 +105,11 @@ def fitted_coefficients(decay: float = 0.95, ridge: float = 1e-8) -> ControlVari
         out = batch.with_terms(terms).with_info(**{"coef:fit": coef})
         return out, new
 
-    return ControlVariate(init, apply, name="fit", stateful=True, per_sample=True)
+    return ControlVariate(
+        init,
+        apply,
+        name="fit",
+        stateful=True,
+        per_sample=True,
+        min_n=check_positive_int(min_n, "min_n"),
+    )
