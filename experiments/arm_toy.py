@@ -238,6 +238,7 @@ def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
             theta = special.expit(m["theta[0]"].mean())
             axes[0, j].plot(theta.index, theta, "-", color=colors[name], lw=1.2, label=label)
             var = m["variance"].mean()
+            var = var[var > 1e-20]  # DisARM at sigmoid(phi) = 1/2: variance 0, not drawn
             axes[1, j].plot(var.index, var, marker + "-", color=colors[name], ms=3, lw=1)
         axes[0, j].set_title(f"p0 = {p0:g}")
         axes[0, j].set_ylabel("sigmoid(phi) (mean over seeds)")
@@ -250,7 +251,7 @@ def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
     n_reps, runs = int(grid["n_reps"].iloc[0]), int(grid["run"].max()) + 1
     fig.suptitle(
         f"ARM toy, f = (z - p0)^2 maximised, each estimator trained separately ({runs} seeds; "
-        f"{n_reps} replicates per checkpoint)"
+        f"{n_reps} replicates per checkpoint; variance 0 not drawn)"
     )
     return save_figure(fig, Path(out_dir) / "p0_grid")
 

@@ -328,3 +328,11 @@ def test_registered_names_work_with_measure_variance():
     assert np.isfinite(exact_rows.loc["double_cv", "exact_variance"])
     for r in table[table["coordinate"].str.startswith("logits")].itertuples():
         assert abs(r.bias) <= Z_HUNDRED * r.bias_se, r
+
+
+def test_iwae_toy_setting_and_vimco_through_the_registry():
+    prob = make_problem("iwae_toy", k=3)
+    est = get_estimator("vimco")
+    mean, var = exact_moments(prob, est, 1)
+    assert np.allclose(mean, exact_gradient(prob), atol=ATOL)
+    assert var.sum() < exact_moments(prob, get_estimator("sf"), 1)[1].sum()

@@ -28,10 +28,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+import numpy as np
+
+from vartools.catalogue.settings import SETTINGS
 from vartools.control_variates.baselines import constant_baseline, ema_baseline, loo_baseline
 from vartools.control_variates.coefficients import delta_method, optimal_baseline
 from vartools.core.control_variate import ControlVariate
+from vartools.core.problem import Problem
 from vartools.core.validation import nearest_name
+from vartools.distributions.discrete import Bernoulli
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
@@ -45,7 +50,7 @@ from vartools.estimators.rodeo import rodeo
 from vartools.estimators.sum_and_sample import sum_and_sample
 from vartools.estimators.tuned import fitted_coefficients
 from vartools.estimators.unordered_set import unordered_set
-from vartools.estimators.vimco import vimco
+from vartools.estimators.vimco import multi_sample_problem, vimco
 from vartools.samplers.sampling import Sampler, antithetic, iid, sobol, stratified
 
 __all__ = [
@@ -155,6 +160,23 @@ ESTIMATORS["rodeo"] = lambda: make_estimator(rodeo(0.0, 0.0), fitted_coefficient
 ESTIMATORS["rebar"] = lambda: rebar(name="rebar")
 ESTIMATORS["rebar_frozen"] = lambda: rebar(eta=1.0, temperature=0.5, name="rebar_frozen")
 ESTIMATORS["relax"] = lambda: relax(name="relax")
+
+
+def _iwae_toy(k: int = 4, eta: float = 0.0) -> Problem:
+    """VIMCO's setting: the K-sample bound of 3 Bernoullis with a non-separable log-weight."""
+
+    def log_w(x: np.ndarray) -> np.ndarray:
+        return -((x - 0.4) ** 2).sum(-1) + 0.8 * x[..., 0] * x[..., -1]
+
+    logits = np.array([0.3, -0.7, 1.2]) + float(eta)
+    return multi_sample_problem(
+        f"iwae_toy(K={int(k)},eta={float(eta):g})", Bernoulli(logits), log_w, int(k)
+    )
+
+
+SETTINGS["iwae_toy"] = (
+    _iwae_toy  # the setting vimco applies to (vartools compare --problem iwae_toy)
+)
 # -- end of frontier estimators --------------------------------------------------------------
 
 
