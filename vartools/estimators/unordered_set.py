@@ -71,6 +71,8 @@ __all__ = [
 MAX_K = 7
 #: Default largest joint support enumerated.
 US_BUDGET = 100_000
+#: Gumbel keys drawn at once (blocks of samples x joint support).
+KEY_ELEMENTS = 2**20
 #: Largest number of k-subsets the exact oracle enumerates.
 SUBSET_BUDGET = 2_000_000
 
@@ -215,13 +217,19 @@ def unordered_set(k: int, *, budget: int = US_BUDGET) -> UnorderedSet:
     ) -> Batch:
         outcomes, probs = _joint(problem, k, budget)
         shape = (*check_reps(reps), n)
+        if k == probs.size:
+            idx = np.broadcast_to(np.arange(k), (*shape, k))
+            return _batch(problem, outcomes, probs, idx)
         with np.errstate(divide="ignore"):
             logp = np.log(probs)
-        keys = logp + rng.gumbel(size=(*shape, probs.size))  # Gumbel-top-k
-        idx = np.argpartition(-keys, k - 1, axis=-1)[..., :k] if k < probs.size else None
-        if idx is None:
-            idx = np.broadcast_to(np.arange(k), (*shape, k))
-        return _batch(problem, outcomes, probs, np.sort(idx, axis=-1))
+        # Gumbel-top-k, in blocks of samples so that the (block, M) keys stay small
+        flat = int(np.prod(shape))
+        rows = max(1, KEY_ELEMENTS // probs.size)
+        idx = np.empty((flat, k), dtype=np.int64)
+        for lo in range(0, flat, rows):
+            keys = logp + rng.gumbel(size=(min(rows, flat - lo), probs.size))
+            idx[lo : lo + rows] = np.argpartition(-keys, k - 1, axis=-1)[:, :k]
+        return _batch(problem, outcomes, probs, np.sort(idx, axis=-1).reshape(*shape, k))
 
     return UnorderedSet(
         name=f"us(k={k})",
