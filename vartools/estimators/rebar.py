@@ -1,4 +1,4 @@
-"""REBAR (Tucker, Mnih, Maddison, Lawson & Sohl-Dickstein, NeurIPS 2017) for Bernoullis.
+"""REBAR (Tucker, Mnih, Maddison, Lawson & Sohl-Dickstein, NeurIPS 2017): Bernoullis, categoricals.
 
 For independent Bernoullis with logits phi (theta = sigmoid(phi)), per coordinate and
 sample, with two uniforms u, v:
@@ -15,6 +15,9 @@ dv'/dtheta = v - 1 if b = 1, -v if b = 0). f is evaluated at relaxed values in (
 the problem's f and ``grad_f`` must be defined there (``square_distance`` is). Unbiased
 for every eta and temperature lam (the control variate has mean zero: E[c(z~) s(b)] +
 E[grad c(z~)] = grad E[c(z)]); tested by quadrature over (u, v) (``rebar_moments``).
+Independent categoricals work the same way with Gumbel noise and the conditional Gumbels
+of ``vartools.estimators.rebar_noise`` (``rebar(relaxed=...)``: f on one-hot vectors with
+its gradient, evaluated at softmax(z / lam)); tested by Monte Carlo at fixed seeds.
 
 Built as ``make_estimator(rebar_base, rebar_control(...))`` by ``rebar``: the base draws
 (u, v), b and f(b) (the REINFORCE terms f(b) s(b)); the control variate adds
@@ -35,6 +38,7 @@ Example:
     >>> import numpy as np
     >>> from vartools.catalogue.settings import make_problem
     >>> from vartools.oracles.exact import exact_gradient
+    >>> from vartools.estimators.rebar_quadrature import rebar_moments
     >>> prob = make_problem("rebar_toy", t=0.45)
     >>> mean, var = rebar_moments(prob, eta=1.0, temperature=0.5)
     >>> bool(np.allclose(mean, exact_gradient(prob), atol=1e-10))
@@ -43,94 +47,39 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from vartools.core.batch import Batch
 from vartools.core.control_variate import ControlVariate
+from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
-from vartools.core.validation import check_positive_int, check_reps, short_repr
-from vartools.distributions.discrete import Bernoulli
+from vartools.core.validation import check_reps, short_repr
+from vartools.distributions.discrete import Categorical
 from vartools.estimators.base import BaseEstimator
 from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.rebar_noise import (
+    categorical_noise,
+    rebar_direction,
+    require_bernoulli,
+    require_relaxable,
+)
+from vartools.estimators.rebar_quadrature import rebar_moments
 from vartools.samplers.sampling import Sampler
 
-__all__ = [
-    "RebarState",
-    "rebar",
-    "rebar_base",
-    "rebar_control",
-    "rebar_direction",
-    "rebar_moments",
-    "relaxed_noise",
-    "uv_quadrature",
-    "require_bernoulli",
-]
-
-_TINY = 1e-12
-
-
-def require_bernoulli(problem: Problem, who: str) -> Bernoulli:
-    """The problem's Bernoulli, or an error naming ``who`` and the distribution."""
-    if not isinstance(problem.dist, Bernoulli):
-        raise TypeError(
-            f"{who} needs independent Bernoullis; problem {problem.name!r} samples from "
-            f"{type(problem.dist).__name__} (categorical REBAR is not implemented)"
-        )
-    return problem.dist
-
-
-def relaxed_noise(
-    problem: Problem, u: np.ndarray, v: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """z, z~, dz~/dphi and the score s(b), each flattened to (*R, n, D), from u, v.
-
-    z = phi + logit(u) (b = 1[z > 0]), z~ = phi + logit(v') ~ p(z | b), and
-    dz~/dphi = 1 + theta (1 - theta) (dv'/dtheta) / (v' (1 - v')) (dz/dphi = 1).
-    """
-    dist = require_bernoulli(problem, "rebar")
-    phi, theta = dist.logits, dist.probs
-    lead = u.shape[: u.ndim - len(dist.event_shape)]
-    uc = np.clip(u, _TINY, 1.0 - _TINY)
-    b = (uc > 1.0 - theta).astype(np.float64)
-    z = phi + np.log(uc) - np.log1p(-uc)
-    vp = np.where(b > 0.5, v * theta + 1.0 - theta, v * (1.0 - theta))
-    vp = np.clip(vp, _TINY, 1.0 - _TINY)
-    zt = phi + np.log(vp) - np.log1p(-vp)
-    dvp = np.where(b > 0.5, v - 1.0, -v)
-    dzt = 1.0 + theta * (1.0 - theta) * dvp / (vp * (1.0 - vp))
-    shape = (*lead, dist.n_params)
-    return z.reshape(shape), zt.reshape(shape), dzt.reshape(shape), (b - theta).reshape(shape)
-
-
-def rebar_direction(
-    problem: Problem, u: np.ndarray, v: np.ndarray, temperature: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """REBAR's control-variate direction C_lam (*R, n, p) for uniforms u, v (*R, n, *event).
-
-    C_lam = -f(sigma_lam(z~)) s(b) + grad_phi f(sigma_lam(z)) - grad_phi f(sigma_lam(z~)),
-    so that the estimator's terms are f(b) s(b) + eta C_lam. Also returns f(sigma_lam(z~))
-    (*R, n). Two evaluations of f and its gradient at relaxed points per sample.
-    """
-    dist = require_bernoulli(problem, "rebar")
-    ev = dist.event_shape
-    z, zt, dzt, s = relaxed_noise(problem, u, v)
-    lam = float(temperature)
-    sz, szt = special.expit(z / lam), special.expit(zt / lam)
-    shape = sz.shape
-    grad_z = problem.evaluate_grad(sz.reshape(*shape[:-1], *ev)).reshape(shape)
-    grad_zt = problem.evaluate_grad(szt.reshape(*shape[:-1], *ev)).reshape(shape)
-    gz = grad_z * sz * (1.0 - sz) / lam
-    gzt = grad_zt * szt * (1.0 - szt) / lam * dzt
-    f_zt = problem.evaluate(szt.reshape(*shape[:-1], *ev))
-    return -f_zt[..., None] * s + gz - gzt, f_zt
+__all__ = ["RebarState", "rebar", "rebar_base", "rebar_control"]
 
 
 def _draw(problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler) -> Batch:
+    dist = problem.dist
+    if isinstance(dist, Categorical):  # Gumbel-max: K uniforms per variable, twice
+        shape = (*check_reps(reps), n, *dist.logits.shape)
+        u, v = rng.random(shape), rng.random(shape)
+        b = categorical_noise(dist.logits, u, v)[0]
+        fx = problem.evaluate(b)
+        return Batch(x=b, fx=fx, score=dist.score(b), weight=fx, n_evals=n, noise=u, info={"v": v})
     dist = require_bernoulli(problem, "rebar")
     shape = (*check_reps(reps), n, *dist.event_shape)
     u = rng.random(shape)
@@ -157,7 +106,7 @@ rebar_base = BaseEstimator(
     name="rebar_draw",
     from_noise=_no_noise,
     draw=_draw,
-    needs_grad=True,
+    needs_grad=False,  # rebar_control checks the gradient it needs
     doc="""REBAR's draw: uniforms u, v, the sample b = 1[u > 1 - theta] and the terms f(b) s(b).
 
 With ``rebar_control`` it is REBAR; alone it is the score-function estimator (with its
@@ -206,6 +155,7 @@ def rebar_control(
     lr: float = 0.01,
     decay: float = 0.95,
     fd_step: float = 0.05,
+    relaxed: Objective | None = None,
 ) -> ControlVariate:
     """REBAR's control variate, frozen (eta and temperature given) or tuned online.
 
@@ -217,6 +167,7 @@ def rebar_control(
         lr: Adam's learning rate for log lam.
         decay: weight of earlier batches in the moments that give eta.
         fd_step: h of the central difference in log lam.
+        relaxed: for categoricals, f on one-hot vectors with its gradient.
 
     Returns:
         A ``ControlVariate`` (stateful when tuning).
@@ -227,7 +178,13 @@ def rebar_control(
     tuned = fixed_eta is None or fixed_lam is None
 
     def init(problem: Problem) -> RebarState | None:
-        require_bernoulli(problem, "rebar")
+        require_relaxable(problem, "rebar", relaxed)
+        if not isinstance(problem.dist, Categorical) and problem.grad_f is None:
+            raise ValueError(
+                f"rebar evaluates f and its gradient at relaxed values in (0, 1); problem "
+                f"{problem.name!r} has no grad_f: pass grad_f=... to Problem or use an "
+                "Objective with grad (e.g. square_distance)"
+            )
         return RebarState(eta0, float(np.log(lam0))) if tuned else None
 
     def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:
@@ -238,7 +195,7 @@ def rebar_control(
         st: RebarState | None = state
         eta_now = fixed_eta if fixed_eta is not None else (st.eta if st else eta0)
         lam = fixed_lam if fixed_lam is not None else float(np.exp(st.log_temperature if st else 0))
-        c, _ = rebar_direction(problem, u, v, lam)
+        c, _ = rebar_direction(problem, u, v, lam, relaxed)
         a_terms = batch.terms
         out = batch.with_terms(a_terms + eta_now * c)
         n = batch.n
@@ -254,7 +211,7 @@ def rebar_control(
         log_lam, am, av = st.log_temperature, st.adam_m, st.adam_v
         extra = 0
         if fixed_lam is None:
-            g_lam = _dvar_dloglam(problem, u, v, a_bar, eta_now, log_lam, fd_step)
+            g_lam = _dvar_dloglam(problem, u, v, a_bar, eta_now, log_lam, fd_step, relaxed)
             extra = 4 * n
             am = 0.9 * am + 0.1 * g_lam
             av = 0.999 * av + 0.001 * g_lam * g_lam
@@ -287,24 +244,31 @@ def _dvar_dloglam(
     eta: float,
     log_lam: float,
     h: float,
+    relaxed: Objective | None,
 ) -> float:
     """Central difference in log lam of mean_R |Abar + eta Cbar_lam|^2 (same u, v)."""
     vals = []
     for sign in (1.0, -1.0):
-        c, _ = rebar_direction(problem, u, v, float(np.exp(log_lam + sign * h)))
+        c, _ = rebar_direction(problem, u, v, float(np.exp(log_lam + sign * h)), relaxed)
         g = a_bar + eta * c.mean(-2).reshape(a_bar.shape)
         vals.append(float((g * g).sum(-1).mean()))
     return (vals[0] - vals[1]) / (2.0 * h)
 
 
 def rebar(
-    eta: float | None = None, temperature: float | None = None, *, name: str | None = None
+    eta: float | None = None,
+    temperature: float | None = None,
+    *,
+    relaxed: Objective | None = None,
+    name: str | None = None,
 ) -> Estimator:
     """REBAR as an ``Estimator``: tuned online (default) or frozen at eta and temperature.
 
     Args:
         eta: fixed eta, or None to tune it (see ``rebar_control``).
         temperature: fixed lam, or None to tune it.
+        relaxed: for categoricals, f on one-hot vectors with its gradient (must equal f at
+            one-hot points); Bernoullis use the problem's f and ``grad_f``.
         name: label for tables.
 
     Returns:
@@ -324,75 +288,5 @@ def rebar(
         return rebar_moments(problem, e, lam, n)
 
     base = replace(rebar_base, oracle=oracle)
-    return make_estimator(base, rebar_control(eta, temperature), name=name or "rebar")
-
-
-#: Gauss-Legendre nodes per piece of each uniform in ``rebar_moments``.
-NODES = 40
-#: Largest number of quadrature points ``rebar_moments`` evaluates.
-POINT_BUDGET = 4_000_000
-
-
-def rebar_moments(
-    problem: Problem, eta: float, temperature: float, n: int = 1, *, nodes: int = NODES
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and variance (each (p,)) of the n-sample REBAR estimate, by quadrature over (u, v).
-
-    Tensor Gauss-Legendre rules (after a smoothstep substitution that flattens the ends)
-    on [0, 1 - theta_d] and [1 - theta_d, 1] for each u_d (where b jumps) and on [0, 1]
-    for each v_d; the integrand is bounded and smooth inside every piece, so the rule
-    converges fast (tests compare two node counts).
-    Samples are independent: variance / n.
-
-    Args:
-        problem: a Bernoulli problem with few coordinates ((2 nodes)^D nodes^D points).
-        eta: the control-variate scale.
-        temperature: lam > 0.
-        n: samples per estimate.
-        nodes: Gauss-Legendre nodes per piece.
-    """
-    n = check_positive_int(n, "n")
-    lam = _check_pos(temperature, "temperature")
-    u, v, wt = uv_quadrature(problem, nodes, "rebar_moments")
-    dist = require_bernoulli(problem, "rebar_moments")
-    b = dist.transform(u)
-    fx = problem.evaluate(b)
-    s = (b - dist.probs).reshape(-1, 1, dist.n_params)
-    c, _ = rebar_direction(problem, u, v, lam)
-    g = (fx[..., None] * s + eta * c)[:, 0, :]
-    mean = wt @ g
-    return mean, (wt @ (g - mean) ** 2) / n
-
-
-def uv_quadrature(
-    problem: Problem, nodes: int, who: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Quadrature nodes u, v (P, 1, *event) and weights (P,) over the uniforms of a Bernoulli.
-
-    Gauss-Legendre after a smoothstep substitution, on the two pieces of each u_d and
-    on [0, 1] for each v_d (see ``rebar_moments``).
-    """
-    dist = require_bernoulli(problem, who)
-    nodes = check_positive_int(nodes, "nodes")
-    d = dist.n_params
-    if float(2 * nodes) ** d * float(nodes) ** d > POINT_BUDGET:
-        raise ValueError(
-            f"{who} needs (2 nodes)^D nodes^D = {(2.0 * nodes) ** d * nodes**d:.3g} points "
-            f"for D={d}, more than {POINT_BUDGET}; use fewer nodes or a smaller problem"
-        )
-    x, w = np.polynomial.legendre.leggauss(nodes)
-    x, w = (x + 1) / 2, w / 2  # on [0, 1]
-    # smoothstep substitution t -> t^2 (3 - 2 t): its Jacobian 6 t (1 - t) vanishes at the
-    # ends, which tames the u^(1/lam) behaviour of the relaxation at the ends of each piece
-    x, w = x * x * (3 - 2 * x), w * 6 * x * (1 - x)
-    theta = dist.probs.ravel()
-    u_nodes, u_w = [], []
-    for t in theta:
-        cut = 1.0 - t
-        u_nodes.append(np.concatenate([cut * x, cut + (1 - cut) * x]))
-        u_w.append(np.concatenate([cut * w, (1 - cut) * w]))
-    grid = np.array(list(itertools.product(*u_nodes, *([x] * d))))  # (P, 2d)
-    wt = np.prod(np.array(list(itertools.product(*u_w, *([w] * d)))), axis=-1)
-    u = grid[:, :d].reshape(-1, 1, *dist.event_shape)
-    v = grid[:, d:].reshape(-1, 1, *dist.event_shape)
-    return u, v, wt
+    cv = rebar_control(eta, temperature, relaxed=relaxed)
+    return make_estimator(base, cv, name=name or "rebar")

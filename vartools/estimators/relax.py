@@ -1,6 +1,7 @@
 """RELAX (Grathwohl, Choi, Wu, Roeder & Duvenaud, ICLR 2018) for Bernoullis.
 
-REBAR's form with a learned surrogate c_phi in place of eta f(sigma_lam(.)): with u, v,
+For Bernoullis (categorical RELAX is not implemented). REBAR's form with a learned
+surrogate c_phi in place of eta f(sigma_lam(.)): with u, v,
 z, b, z~ as in ``vartools.estimators.rebar``,
 
     g = [f(b) - c_phi(z~)] s(b) + grad_theta c_phi(z) - grad_theta c_phi(z~)
@@ -34,7 +35,9 @@ from vartools.core.control_variate import ControlVariate
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int
 from vartools.estimators.composed import Estimator, make_estimator
-from vartools.estimators.rebar import rebar_base, relaxed_noise, require_bernoulli, uv_quadrature
+from vartools.estimators.rebar import rebar_base
+from vartools.estimators.rebar_noise import relaxed_noise, require_bernoulli
+from vartools.estimators.rebar_quadrature import uv_quadrature
 
 __all__ = [
     "Mlp",
@@ -206,7 +209,7 @@ def relax(
         return relax_moments(problem, st.mlp, n)
 
     # f at b only (no gradient of f); exact moments by quadrature at the state's surrogate
-    base = replace(rebar_base, name="relax_draw", needs_grad=False, oracle=oracle)
+    base = replace(rebar_base, name="relax_draw", oracle=oracle)
     return make_estimator(base, cv, name=name or cv.name)
 
 
