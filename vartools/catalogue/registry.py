@@ -7,7 +7,8 @@ Three plain dicts map names to zero-argument factories; add an entry to extend t
 
 ``get_estimator(name)`` looks ``name`` up in ``ESTIMATORS`` first; failing that it
 reads ``name`` as ``base+reducer+reducer...[@sampler]`` with the base from
-``BASES`` (``sas<k>`` is sum-and-sample with k summed outcomes), each reducer from
+``BASES`` (``sas<k>`` is sum-and-sample with k summed outcomes, ``unordered_set<k>`` the
+unordered set estimator with k outcomes per set), each reducer from
 ``REDUCERS`` (applied in order) and the sampler from ``SAMPLERS``, so
 ``"sf+const+loo"`` or ``"sf+optbase@sobol"`` work without an entry. The
 estimator's table name is always the name asked for.
@@ -149,8 +150,8 @@ ESTIMATORS: dict[str, Callable[[], Estimator]] = {
 
 # -- frontier estimators (issue 15) --------------------------------------------------------
 # ``unordered_set<k>`` is a base family like ``sas<k>`` (k outcomes per set, n sets). The
-# Double-CV and RODEO coefficients and REBAR's eta and temperature are fitted on earlier
-# batches (stateful); ``rebar_frozen`` / ``relax_frozen`` keep them fixed.
+# Double-CV and RODEO coefficients, REBAR's eta and temperature and RELAX's surrogate are
+# fitted on earlier batches (stateful); ``rebar_frozen`` keeps eta = 1 and lam = 0.5.
 BASES["vimco"] = lambda: vimco
 ESTIMATORS["vimco"] = _composed("vimco")
 ESTIMATORS["double_cv"] = lambda: make_estimator(
@@ -174,9 +175,8 @@ def _iwae_toy(k: int = 4, eta: float = 0.0) -> Problem:
     )
 
 
-SETTINGS["iwae_toy"] = (
-    _iwae_toy  # the setting vimco applies to (vartools compare --problem iwae_toy)
-)
+# the setting vimco applies to: vartools compare --problem iwae_toy --estimators sf vimco
+SETTINGS["iwae_toy"] = _iwae_toy
 # -- end of frontier estimators --------------------------------------------------------------
 
 
