@@ -8,6 +8,14 @@ grid of sigmoid(phi) (REFERENCES.md, E7). SF and RLOO are exact by enumeration; 
 DisARM by integrating the uniform u cell by cell (``vartools.estimators.arm.antithetic_moments``).
 Compared at equal cost: ARM / DisARM use 1 antithetic pair (2 evaluations), SF and RLOO
 K = 2 samples; SF with one sample is also shown.
+
+The p0 grid (Yin & Zhou 2019, Fig. 1; ``p0_grid.csv``, figure ``p0_grid``): f = (z - p0)^2
+for p0 in {0.49, 0.499, 0.501, 0.51}, each of REINFORCE, RLOO (K = 2), ARM, DisARM, REBAR
+and RELAX trained separately (3 seeds, 2000 Adam steps at lr 0.01, by
+``experiments/_training_grid.py``), with sigmoid(phi), the exact E[f] and the replicate
+variance of the trainer's own estimate against the iteration. What differs from the
+paper: the variance is a replicate variance (1000 estimates per checkpoint), not a moving
+average along one run; 3 seeds; REBAR / RELAX as in ``experiments/rebar_relax_toy.py``.
 """
 
 from __future__ import annotations
@@ -17,10 +25,11 @@ from vartools.estimators.arm import arm
 from vartools.estimators.composed import make_estimator
 from vartools.harness.experiment import Experiment, Scale, Trajectory
 
+from .grid import tables
 from .models import estimators, problem
 from .oracles import exact_table
 
-__all__ = ["EXPERIMENT", "exact_table"]
+__all__ = ["EXPERIMENT", "exact_table", "tables"]
 
 EXPERIMENT = Experiment(
     name="arm_toy",

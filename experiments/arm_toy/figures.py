@@ -8,12 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from scipy import special
 
-from vartools.plots.helpers import axes_note, errorbar_ci, run_size
+from vartools.plots.helpers import axes_note, errorbar_ci, legend_below, run_size
 from vartools.plots.style import estimator_colors, save_figure
+
+from .grid import P0_VALUES
 
 __all__ = ["CURVES", "figures", "markers"]
 
@@ -80,6 +83,41 @@ def _figures(
     return save_figure(fig, Path(out_dir) / "variance_vs_theta")
 
 
+def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
+    """sigmoid(phi) and the trainer's variance against the iteration, one column per p0."""
+    from experiments.rebar_relax_toy import STYLE
+
+    colors = estimator_colors(STYLE)
+    fig = Figure(figsize=(13, 6.5), layout="constrained")
+    axes = fig.subplots(2, len(P0_VALUES), sharex=True, height_ratios=[1, 1.4])
+    for j, p0 in enumerate(P0_VALUES):
+        g = grid[np.isclose(grid["at_p0"].astype(float), p0)]
+        for name, (label, marker) in STYLE.items():
+            m = g[g["trainer"] == name].groupby("step")
+            theta = special.expit(m["theta[0]"].mean())
+            axes[0, j].plot(theta.index, theta, "-", color=colors[name], lw=1.2, label=label)
+            var = m["variance"].mean()
+            var = var[var > 1e-20]  # DisARM at sigmoid(phi) = 1/2: variance 0, not drawn
+            axes[1, j].plot(var.index, var, marker + "-", color=colors[name], ms=3, lw=1)
+        axes[0, j].set_title(f"p0 = {p0:g}")
+        axes[0, j].set_ylabel("sigmoid(phi) (mean over seeds)")
+        axes[1, j].set_yscale("log")
+        axes[1, j].set_xlabel("iteration (Adam lr 0.01, maximising)")
+        axes[1, j].set_ylabel("variance of d/d phi (own trainer)")
+        for ax in axes[:, j]:
+            ax.grid(alpha=0.3, which="both")
+    legend_below(fig, axes[0, 0], ncol=6)
+    n_reps, runs = int(grid["n_reps"].iloc[0]), int(grid["run"].max()) + 1
+    fig.suptitle(
+        f"ARM toy, f = (z - p0)^2 maximised, each estimator trained separately ({runs} seeds; "
+        f"{n_reps} replicates per checkpoint; variance 0 not drawn)"
+    )
+    return save_figure(fig, Path(out_dir) / "p0_grid")
+
+
 def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
     """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
-    return _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
+    files = _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
+    if extra.get("p0_grid") is not None:
+        files += _grid_figure(extra["p0_grid"], out_dir)
+    return files

@@ -25,6 +25,8 @@ STYLE = {
     "disarm": ("DisARM, 1 pair (2 evals)", "D"),
     "dependency_aware": ("dependency-aware RB, K = 2 (2 evals)", "^"),
     "local_expectation": ("local expectation, K = 2 (402 evals)", "*"),
+    "double_cv": ("Double CV, K = 2 (2 evals + grads)", "v"),
+    "rodeo": ("RODEO, K = 2 (2 evals + grads)", "P"),
 }
 
 

@@ -7,7 +7,8 @@ Three plain dicts map names to zero-argument factories; add an entry to extend t
 
 ``get_estimator(name)`` looks ``name`` up in ``ESTIMATORS`` first; failing that it
 reads ``name`` as ``base+reducer+reducer...[@sampler]`` with the base from
-``BASES`` (``sas<k>`` is sum-and-sample with k summed outcomes), each reducer from
+``BASES`` (``sas<k>`` is sum-and-sample with k summed outcomes, ``unordered_set<k>`` the
+unordered set estimator with k outcomes per set), each reducer from
 ``REDUCERS`` (applied in order) and the sampler from ``SAMPLERS``, so
 ``"sf+const+loo"`` or ``"sf+optbase@sobol"`` work without an entry. The
 estimator's table name is always the name asked for.
@@ -28,18 +29,30 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 
+import numpy as np
+
 from vartools.catalogue.rl.named import RL_ESTIMATORS
+from vartools.catalogue.settings import SETTINGS
 from vartools.control_variates.baselines import constant_baseline, ema_baseline, loo_baseline
 from vartools.control_variates.coefficients import delta_method, optimal_baseline
 from vartools.core.control_variate import ControlVariate
+from vartools.core.problem import Problem
 from vartools.core.validation import nearest_name
+from vartools.distributions.discrete import Bernoulli
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
+from vartools.estimators.double_cv import double_cv
 from vartools.estimators.measure_valued import measure_valued, measure_valued_uncoupled
 from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
+from vartools.estimators.rebar import rebar
+from vartools.estimators.relax import relax
 from vartools.estimators.relaxations import straight_through
+from vartools.estimators.rodeo import rodeo
 from vartools.estimators.sum_and_sample import sum_and_sample
+from vartools.estimators.tuned import fitted_coefficients
+from vartools.estimators.unordered_set import unordered_set
+from vartools.estimators.vimco import multi_sample_problem, vimco
 from vartools.samplers.sampling import Sampler, antithetic, iid, sobol, stratified
 
 __all__ = [
@@ -90,11 +103,17 @@ SAMPLERS: dict[str, Callable[[], Sampler]] = {
 def _base(name: str) -> BaseEstimator:
     if name.startswith("sas") and name[3:].isdigit():
         return sum_and_sample(int(name[3:]))
+    if _is_family(name, "unordered_set"):
+        return unordered_set(int(name[len("unordered_set") :]))
     return BASES[name]()
 
 
+def _is_family(name: str, prefix: str) -> bool:
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
+
+
 def _is_base(name: str) -> bool:
-    return name in BASES or (name.startswith("sas") and name[3:].isdigit())
+    return name in BASES or _is_family(name, "sas") or _is_family(name, "unordered_set")
 
 
 def _composed(spec: str) -> Callable[[], Estimator]:
@@ -131,6 +150,38 @@ ESTIMATORS: dict[str, Callable[[], Estimator]] = {
 }
 
 
+# -- frontier estimators (issue 15) --------------------------------------------------------
+# ``unordered_set<k>`` is a base family like ``sas<k>`` (k outcomes per set, n sets). The
+# Double-CV and RODEO coefficients, REBAR's eta and temperature and RELAX's surrogate are
+# fitted on earlier batches (stateful); ``rebar_frozen`` keeps eta = 1 and lam = 0.5.
+BASES["vimco"] = lambda: vimco
+ESTIMATORS["vimco"] = _composed("vimco")
+ESTIMATORS["double_cv"] = lambda: make_estimator(
+    double_cv(0.0), fitted_coefficients(), name="double_cv"
+)
+ESTIMATORS["rodeo"] = lambda: make_estimator(rodeo(0.0, 0.0), fitted_coefficients(), name="rodeo")
+ESTIMATORS["rebar"] = lambda: rebar(name="rebar")
+ESTIMATORS["rebar_frozen"] = lambda: rebar(eta=1.0, temperature=0.5, name="rebar_frozen")
+ESTIMATORS["relax"] = lambda: relax(name="relax")
+
+
+def _iwae_toy(k: int = 4, eta: float = 0.0) -> Problem:
+    """VIMCO's setting: the K-sample bound of 3 Bernoullis with a non-separable log-weight."""
+
+    def log_w(x: np.ndarray) -> np.ndarray:
+        return -((x - 0.4) ** 2).sum(-1) + 0.8 * x[..., 0] * x[..., -1]
+
+    logits = np.array([0.3, -0.7, 1.2]) + float(eta)
+    return multi_sample_problem(
+        f"iwae_toy(K={int(k)},eta={float(eta):g})", Bernoulli(logits), log_w, int(k)
+    )
+
+
+# the setting vimco applies to: vartools compare --problem iwae_toy --estimators sf vimco
+SETTINGS["iwae_toy"] = _iwae_toy
+# -- end of frontier estimators --------------------------------------------------------------
+
+
 def register_estimator(name: str, factory: Callable[[], Estimator]) -> None:
     """Add (or replace) a named estimator; ``factory()`` must return an Estimator."""
     if not isinstance(name, str) or not name:
@@ -163,7 +214,8 @@ def get_estimator(name: str) -> Estimator:
         if not _is_base(base):
             raise ValueError(
                 f"unknown estimator {name!r}; {nearest_name(name, tuple(ESTIMATORS))} "
-                f"(or compose base+reducer[@sampler] with bases {sorted(BASES)} or sas<k>, "
+                f"(or compose base+reducer[@sampler] with bases {sorted(BASES)}, sas<k> or "
+                "unordered_set<k>, "
                 f"reducers {sorted(REDUCERS)} and samplers {sorted(SAMPLERS)})"
             )
         if sampler and sampler not in SAMPLERS:
