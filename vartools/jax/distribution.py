@@ -32,6 +32,26 @@ from vartools.jax.noise import draw_noise, noise_from_uniform
 __all__ = ["JaxDistribution"]
 
 
+def bucket(m: int) -> int:
+    """The row count ``m`` rounded up to one of 4 sizes per octave (8, 10, 12, 14, 16, 20, ...).
+
+    Compiled kernels are specialised to their input shapes; padding the rows to these
+    buckets keeps the number of compilations logarithmic in the sizes seen (seed blocks
+    of different sizes, chunks, n) at a cost of at most 25% padded rows.
+    """
+    if m <= 8:
+        return max(m, 1)
+    step = 1 << (m.bit_length() - 3)
+    return -(-m // step) * step
+
+
+def _pad(a: np.ndarray, rows: int) -> np.ndarray:
+    """``a`` with its first axis padded to ``rows`` by repeating row 0 (results are dropped)."""
+    if a.shape[0] == rows:
+        return a
+    return np.concatenate([a, np.repeat(a[:1], rows - a.shape[0], axis=0)])
+
+
 def _is_single(*arrays: np.ndarray) -> bool:
     return any(a.dtype == np.float32 for a in arrays)
 
@@ -107,10 +127,15 @@ class JaxDistribution(Distribution):
         return tree
 
     def _run(self, name: str, single: bool, *args: np.ndarray) -> np.ndarray:
+        """Kernel ``name`` on row arrays (rows on axis 0, padded to a bucket; see ``bucket``)."""
         fn = getattr(self.model.kernels(), name)
+        m = args[0].shape[0]
+        rows = bucket(m)
         with x64(not single):
-            out = fn(self._tree(single), *(_jax_input(a, single) for a in args))
-            return np.array(out)  # a writable NumPy copy (callers may update it in place)
+            out = fn(self._tree(single), *(_pad(_jax_input(a, single), rows) for a in args))
+            return np.array(
+                np.asarray(out)[:m]
+            )  # a writable NumPy copy (callers may update it in place)
 
     # -- sampling --------------------------------------------------------------------
     def sample_noise(

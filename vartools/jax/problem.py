@@ -28,7 +28,7 @@ from vartools.distributions import Distribution
 from vartools.estimators import BaseEstimator, Batch, chain_rule_estimator
 from vartools.jax._compat import require_jax, x64
 from vartools.jax.checks import check_f, probe_noise
-from vartools.jax.distribution import JaxDistribution
+from vartools.jax.distribution import JaxDistribution, _pad, bucket
 from vartools.problems import Problem
 
 __all__ = ["JaxFunction", "problem", "via_logits"]
@@ -72,18 +72,20 @@ class JaxFunction:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """f of every outcome, (*R, n) float64."""
         rows, lead, single = self._rows(x)
+        m = rows.shape[0]
         with x64(not single):
-            out = np.asarray(self._jitted()[0](rows), dtype=np.float64)
-        return out.reshape(lead)
+            out = np.asarray(self._jitted()[0](_pad(rows, bucket(m))), dtype=np.float64)
+        return out[:m].reshape(lead)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         """df/dx of every outcome, the shape of x, float64."""
         rows, lead, single = self._rows(x)
         if not np.issubdtype(rows.dtype, np.floating):
             raise TypeError(f"df/dx needs float outcomes, got dtype {rows.dtype}")
+        m = rows.shape[0]
         with x64(not single):
-            out = np.asarray(self._jitted()[1](rows), dtype=np.float64)
-        return out.reshape(*lead, *self.event_shape)
+            out = np.asarray(self._jitted()[1](_pad(rows, bucket(m))), dtype=np.float64)
+        return out[:m].reshape(*lead, *self.event_shape)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
