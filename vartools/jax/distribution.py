@@ -133,9 +133,12 @@ class JaxDistribution(Distribution):
         rows = bucket(m)
         with x64(not single):
             out = fn(self._tree(single), *(_pad(_jax_input(a, single), rows) for a in args))
-            return np.array(
-                np.asarray(out)[:m]
-            )  # a writable NumPy copy (callers may update it in place)
+        if isinstance(out, tuple):  # (log-density values, gradients): check, return gradients
+            values, out = out
+            if not np.isfinite(np.asarray(values)[:m]).all():
+                self._support_error(args[0][:m])
+        # a writable NumPy copy (callers may update it in place)
+        return np.array(np.asarray(out)[:m])
 
     # -- sampling --------------------------------------------------------------------
     def sample_noise(
@@ -205,29 +208,32 @@ class JaxDistribution(Distribution):
         lp = self._run("log_prob", _is_single(rows), rows)
         return lp.reshape(lead)
 
-    def _check_scores(self, s: np.ndarray, x: np.ndarray) -> np.ndarray:
-        if np.isfinite(s).all():
-            return s
+    def _support_error(self, x: np.ndarray) -> None:
+        """Raise the error for samples x (*lead, *event) where log_prob is not finite."""
         rows, _ = self._rows(x)
         lp = self.log_prob(rows[:, None])[:, 0]
         bad = np.flatnonzero(~np.isfinite(lp))
-        if bad.size:
-            raise ValueError(
-                f"log_prob(params, x) is {lp[bad[0]]} at a sampled outcome x = "
-                f"{rows[bad[0]].tolist()}: the sampler produced an outcome outside the support "
-                "of log_prob; make transform and log_prob describe the same distribution"
-            )
+        j = int(bad[0]) if bad.size else 0
         raise ValueError(
-            "the gradient of log_prob with respect to params is NaN or infinite at a sampled "
-            "outcome; log_prob must be differentiable (e.g. use jax.nn.log_sigmoid, "
-            "jax.nn.log_softmax instead of log(sigmoid), log(softmax))"
+            f"log_prob(params, x) is {lp[j]} at a sampled outcome x = {rows[j].tolist()}: the "
+            "sampler produced an outcome outside the support of log_prob; make transform and "
+            "log_prob describe the same distribution"
         )
+
+    def _check_scores(self, s: np.ndarray) -> np.ndarray:
+        if not np.isfinite(s).all():
+            raise ValueError(
+                "the gradient of log_prob with respect to params is NaN or infinite at a "
+                "sampled outcome; log_prob must be differentiable (use jax.nn.log_sigmoid, "
+                "jax.nn.log_softmax rather than log(sigmoid), log(softmax))"
+            )
+        return s
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """grad_theta log p(x; theta) by ``vmap(grad(log_prob))``: (*R, n, *event) -> (*R, n, p)."""
         rows, lead = self._rows(x)
         s = self._run("score", _is_single(rows), rows)
-        return self._check_scores(s, rows).reshape(*lead, self.n_params)
+        return self._check_scores(s).reshape(*lead, self.n_params)
 
     def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         """sum_i w_i score(x_i): (*R, n, *event), (*R, n) -> (*R, p), one VJP per replicate.
@@ -243,7 +249,7 @@ class JaxDistribution(Distribution):
         r = math.prod(lead[:-1])
         n = lead[-1]
         out = self._run("score_dot", single, x.reshape(r, n, *self.event_shape), w.reshape(r, n))
-        return self._check_scores(out, x).reshape(*lead[:-1], self.n_params)
+        return self._check_scores(out).reshape(*lead[:-1], self.n_params)
 
     def transform_vjp(self, noise: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
         """Pathwise terms cot_i . dx_i/dtheta by ``jax.vjp``.

@@ -7,8 +7,11 @@ the columns of theta (leaves in ``jax.tree_util`` order, each leaf raveled):
 
 - ``transform(params, noise (m, *noise)) -> x (m, *event)``;
 - ``log_prob(params, x (m, *event)) -> (m,)``;
-- ``score(params, x (m, *event)) -> (m, p)``: per-sample grad_theta log p(x_i);
-- ``score_dot(params, x (r, n, *event), w (r, n)) -> (r, p)``: for each replicate, the
+- ``score(params, x (m, *event)) -> ((m,), (m, p))``: log p(x_i) and the per-sample
+  scores grad_theta log p(x_i) (the values come free with the gradients and reveal
+  outcomes outside the support, where log p = -inf);
+- ``score_dot(params, x (r, n, *event), w (r, n)) -> ((r,), (r, p))``: for each replicate,
+  sum_i w_i log p(x_i) (non-finite exactly when some log p(x_i) is) and the
   gradient of the surrogate sum_i w_i log p(x_i; theta) with the weights held fixed, one
   reverse pass per replicate, which equals sum_i w_i score(x_i) without ever holding the
   (r, n, p) per-sample gradients (the contraction is done by the backward pass);
@@ -66,15 +69,15 @@ class Kernels:
         vlp = jax.vmap(log_prob, in_axes=(None, 0))
 
         def score(params: Any, x: Any) -> Any:
-            return _ravel_rows(
-                jax.vmap(jax.grad(log_prob), in_axes=(None, 0))(params, x), x.shape[0]
-            )
+            lp, g = jax.vmap(jax.value_and_grad(log_prob), in_axes=(None, 0))(params, x)
+            return lp, _ravel_rows(g, x.shape[0])
 
         def score_dot(params: Any, x: Any, w: Any) -> Any:
             def one(xs: Any, ws: Any) -> Any:
-                return jax.grad(lambda p: jnp.sum(ws * vlp(p, xs)))(params)
+                return jax.value_and_grad(lambda p: jnp.sum(ws * vlp(p, xs)))(params)
 
-            return _ravel_rows(jax.vmap(one)(x, w), x.shape[0])
+            v, g = jax.vmap(one)(x, w)
+            return v, _ravel_rows(g, x.shape[0])
 
         def transform_vjp(params: Any, noise: Any, cot: Any) -> Any:
             def one(e: Any, c: Any) -> Any:
