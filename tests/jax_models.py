@@ -106,3 +106,56 @@ def normal_problem():
         reparameterized=True,
     )
     return vj.problem("normal2", dist, normal_f)
+
+
+# -- a small softmax policy over states (mixed noise, many parameters) --------------------
+def mlp_params(sizes=(4, 8, 3), seed=0):
+    rng = np.random.default_rng(seed)
+    layers = {}
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers[f"w{i + 1}"] = rng.normal(size=(a, b)) / np.sqrt(a)
+        layers[f"b{i + 1}"] = 0.1 * rng.normal(size=b)
+    return {"policy": layers}
+
+
+def mlp_logits(params, s):
+    layers = params["policy"]
+    h = s
+    k = len(layers) // 2
+    for i in range(1, k + 1):
+        h = h @ layers[f"w{i}"] + layers[f"b{i}"]
+        if i < k:
+            h = jnp.tanh(h)
+    return h
+
+
+def policy_log_prob(params, x):
+    d = x.shape[0] - 1
+    a = x[d].astype(jnp.int32)
+    return jax.nn.log_softmax(mlp_logits(params, x[:d]))[a]
+
+
+def policy_transform(params, e):
+    d = e.shape[0] - 1
+    s = e[:d]
+    cdf = jnp.cumsum(jax.nn.softmax(mlp_logits(params, s)))
+    a = jnp.sum(cdf[:-1] <= e[d])
+    return jnp.concatenate([s, a[None].astype(e.dtype)])
+
+
+def policy_f(x):
+    d = x.shape[0] - 1
+    a = x[d].astype(jnp.int32)
+    return x[a] - 0.1 * x[d]
+
+
+def policy_problem(sizes=(4, 8, 3), seed=0):
+    d = sizes[0]
+    dist = vj.distribution(
+        mlp_params(sizes, seed),
+        policy_log_prob,
+        policy_transform,
+        event_shape=(d + 1,),
+        noise=[("normal", d), ("uniform", 1)],
+    )
+    return vj.problem("policy", dist, policy_f)

@@ -39,7 +39,13 @@ from vartools._validation import as_finite_array, check_positive_int, short_repr
 from vartools.estimators import Estimator
 from vartools.problems import Problem
 from vartools.rng import generator, resolve_seed
-from vartools.statistics import aggregate_stats, paired_ratio, replicate_stats
+from vartools.statistics import (
+    STATS_ELEMENTS,
+    aggregate_stats,
+    group_aggregates,
+    paired_ratio,
+    replicate_stats,
+)
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -141,6 +147,48 @@ def _exact_or_nan(problem: Problem, est: Estimator, n: int, state: Any, p: int) 
         return np.full(p, np.nan)
 
 
+#: Coordinates up to which ``rows="auto"`` writes one row per coordinate; larger models
+#: get aggregate rows per parameter block instead.
+MAX_COORDINATE_ROWS = 2048
+ROWS = ("auto", "coordinates", "blocks", "all")
+
+
+def _rows_mode(rows: str, p: int) -> str:
+    if rows not in ROWS:
+        raise ValueError(f"rows must be one of {ROWS}, got {rows!r}")
+    if rows == "auto":
+        return "coordinates" if p <= MAX_COORDINATE_ROWS else "blocks"
+    return rows
+
+
+def _block_ranges(problem: Problem) -> list[tuple[str, int, int]]:
+    """(name, start, stop) of each parameter block of theta (``Distribution._blocks``)."""
+    out, start = [], 0
+    for name, shape in problem.dist._blocks():
+        size = int(np.prod(shape, dtype=np.int64))
+        out.append((name, start, start + size))
+        start += size
+    return out
+
+
+def _columnwise(fn: Any, arrays: Sequence[np.ndarray | None], p: int, **kw: Any) -> Any:
+    """fn(*arrays sliced to columns), over chunks of at most STATS_ELEMENTS entries.
+
+    The per-column results are concatenated (one call when everything fits).
+    """
+    r = next(a for a in arrays if a is not None).shape[0]
+    width = max(1, STATS_ELEMENTS // max(r, 1))
+    if width >= p:
+        return fn(*arrays, **kw)
+    parts = [
+        fn(*(None if a is None else a[..., c : c + width] for a in arrays), **kw)
+        for c in range(0, p, width)
+    ]
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
+    return tuple(np.concatenate([q[i] for q in parts]) for i in range(len(parts[0])))
+
+
 def summarize(
     problem: Problem,
     estimators: Sequence[Estimator],
@@ -153,17 +201,30 @@ def summarize(
     exact_variances: dict[str, np.ndarray] | None = None,
     reference: str | None = None,
     confidence: float = 0.95,
+    rows: str = "auto",
 ) -> pd.DataFrame:
-    """The tidy table for one (problem, n) from the replicate estimates (R, p) of each estimator."""
-    names = list(problem.dist.param_names)
-    p = len(names)
+    """The tidy table for one (problem, n) from the replicate estimates (R, p) of each estimator.
+
+    ``rows``: "coordinates" (one row per coordinate plus the aggregates over all of them,
+    coordinate "(mean)", "(trace)", "(max)"), "blocks" (the aggregates over all
+    coordinates and per parameter block: kind "block_mean", "block_trace", "block_max",
+    coordinate the block's name), "all" (both), or "auto" (default: "coordinates" up to
+    ``MAX_COORDINATE_ROWS`` coordinates, else "blocks"). Statistics of many coordinates
+    are computed over chunks of columns (``STATS_ELEMENTS``), in bounded memory.
+    """
+    p = problem.dist.n_params
+    mode = _rows_mode(rows, p)
+    names = list(problem.dist.param_names) if mode in ("coordinates", "all") else []
+    blocks = _block_ranges(problem) if mode in ("blocks", "all") else []
     ref = reference if reference is not None else estimators[0].name
-    rows: list[dict[str, Any]] = []
+    out_rows: list[dict[str, Any]] = []
     for est in estimators:
         e = estimates[est.name]
         r = e.shape[0]
-        st = replicate_stats(e, truth, confidence=confidence)
-        ratio, rlo, rhi = paired_ratio(e, estimates[ref], confidence=confidence)
+        big = r * p > STATS_ELEMENTS
+        e_ref = estimates[ref]
+        st = _columnwise(replicate_stats, [e, truth], p, confidence=confidence)
+        ratio, rlo, rhi = _columnwise(paired_ratio, [e, e_ref], p, confidence=confidence)
         exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
         t_per = seconds[est.name] / r
         common = {
@@ -176,7 +237,7 @@ def summarize(
             "biased": est.biased,
         }
         for j, name in enumerate(names):
-            rows.append(
+            out_rows.append(
                 {
                     **common,
                     "coordinate": name,
@@ -189,37 +250,57 @@ def summarize(
                     "ratio_hi": float(rhi[j]),
                 }
             )
-        agg = aggregate_stats(e, confidence=confidence)
-        mratio = paired_ratio(e, estimates[ref], confidence=confidence, reduce="mean")
-        exact_agg = {k: _reduce(k, exact_v) for k in ("mean", "trace", "max")}
-        for kind, a in agg.items():
-            ratio_cols = (
-                {
-                    "ratio": float(mratio[0]),
-                    "ratio_lo": float(mratio[1]),
-                    "ratio_hi": float(mratio[2]),
-                }
-                if kind == "mean"
-                else {"ratio": np.nan, "ratio_lo": np.nan, "ratio_hi": np.nan}
+        mratio: tuple[Any, ...]
+        agg: dict[str, dict[str, float]]
+        if big:  # column-chunked: the (R, p) replicates are never centred whole
+            agg = group_aggregates(
+                e, [(0, p)], e_ref, confidence=confidence, chunk_elements=STATS_ELEMENTS
+            )[0]
+            mratio = tuple(agg["mean"].pop(k) for k in ("ratio", "ratio_lo", "ratio_hi"))
+        else:
+            agg = aggregate_stats(e, confidence=confidence)
+            mratio = tuple(paired_ratio(e, e_ref, confidence=confidence, reduce="mean"))
+        groups = [("", "", 0, p, agg, mratio)]
+        if blocks:
+            per_block = group_aggregates(
+                e,
+                [(b0, b1) for _, b0, b1 in blocks],
+                e_ref,
+                confidence=confidence,
+                chunk_elements=STATS_ELEMENTS,
             )
-            mse = st["mse"]
-            rows.append(
-                {
-                    **common,
-                    "coordinate": f"({kind})",
-                    "kind": kind,
-                    **a,
-                    "mean": np.nan,
-                    "truth": np.nan,
-                    "bias": np.nan,
-                    "bias_se": np.nan,
-                    "mse": _reduce(kind, mse),
-                    "snr": np.nan,
-                    "exact_variance": float(exact_agg[kind]),
-                    **ratio_cols,
-                }
-            )
-    df = pd.DataFrame(rows)
+            for (bname, b0, b1), blk in zip(blocks, per_block, strict=True):
+                bratio = tuple(blk["mean"].pop(k) for k in ("ratio", "ratio_lo", "ratio_hi"))
+                groups.append((bname, "block_", b0, b1, blk, bratio))
+        for bname, prefix, b0, b1, a_all, a_ratio in groups:
+            exact_agg = {k: _reduce(k, exact_v[b0:b1]) for k in ("mean", "trace", "max")}
+            for kind, a in a_all.items():
+                ratio_cols = (
+                    {
+                        "ratio": float(a_ratio[0]),
+                        "ratio_lo": float(a_ratio[1]),
+                        "ratio_hi": float(a_ratio[2]),
+                    }
+                    if kind == "mean"
+                    else {"ratio": np.nan, "ratio_lo": np.nan, "ratio_hi": np.nan}
+                )
+                out_rows.append(
+                    {
+                        **common,
+                        "coordinate": bname if prefix else f"({kind})",
+                        "kind": prefix + kind,
+                        **a,
+                        "mean": np.nan,
+                        "truth": np.nan,
+                        "bias": np.nan,
+                        "bias_se": np.nan,
+                        "mse": _reduce(kind, st["mse"][b0:b1]),
+                        "snr": np.nan,
+                        "exact_variance": float(exact_agg[kind]),
+                        **ratio_cols,
+                    }
+                )
+    df = pd.DataFrame(out_rows)
     df["efficiency"] = 1.0 / (df["variance"] * df["n_evals"])
     return df[COLUMNS]
 
@@ -260,6 +341,7 @@ def measure_variance(
     block_size: int = DEFAULT_BLOCK_SIZE,
     confidence: float = 0.95,
     progress: bool = False,
+    rows: str = "auto",
 ) -> pd.DataFrame:
     """Measure every estimator's variance on every problem and sample size.
 
@@ -277,10 +359,14 @@ def measure_variance(
         block_size: replicates per seed block (the unit of seeding and memory).
         confidence: level of the confidence intervals.
         progress: show a progress bar (tqdm).
+        rows: "coordinates", "blocks", "all" or "auto" (default): which rows the table
+            holds (see ``summarize``); "auto" gives one row per coordinate up to
+            ``MAX_COORDINATE_ROWS`` coordinates, else aggregate rows per parameter block.
 
     Returns:
         A tidy DataFrame: one row per (problem, estimator, n, coordinate), plus
-        aggregate rows with coordinate "(mean)", "(max)" and "(trace)". Columns: see
+        aggregate rows with coordinate "(mean)", "(max)" and "(trace)" (and per
+        parameter block with kind "block_mean", "block_trace", "block_max"). Columns: see
         ``vartools.variance.COLUMNS`` and results/README.md.
     """
     problems = _as_list(problems, "problems", Problem)
@@ -292,6 +378,7 @@ def measure_variance(
     n_reps = check_positive_int(n_reps, "n_reps", minimum=2)
     block_size = check_positive_int(block_size, "block_size")
     warmup = check_positive_int(warmup, "warmup", minimum=0)
+    _rows_mode(rows, 1)  # refuse a bad value before any work
     seed = resolve_seed(seed)
     names = [e.name for e in estimators]
     if len(set(names)) != len(names):
@@ -314,19 +401,24 @@ def measure_variance(
             for est in estimators:
                 est.check(prob, n)
             states = [warm_state(prob, est, n, seed=seed, warmup=warmup) for est in estimators]
-            parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+            # filled in place, block by block: no list of parts to concatenate (which would
+            # hold the (n_reps, p) replicates twice)
+            estimates: dict[str, np.ndarray] = {}
             secs = dict.fromkeys(names, 0.0)
             evals: dict[str, int] = {}
             for b in range(n_blocks):
                 size = min(block_size, n_reps - b * block_size)
                 res = run_block(prob, estimators, n, b, size, seed=seed, states=states)
                 for name in names:
-                    parts[name].append(res.estimates[name])
+                    e = res.estimates[name]
+                    if name not in estimates:
+                        estimates[name] = np.empty((n_reps, *e.shape[1:]), dtype=e.dtype)
+                    estimates[name][b * block_size : b * block_size + size] = e
                     secs[name] += res.seconds[name]
                 evals = res.n_evals
+                del res
                 if bar is not None:
                     bar.update()
-            estimates = {name: np.concatenate(parts.pop(name)) for name in names}
             p = prob.dist.n_params
             exact_v = (
                 {
@@ -348,6 +440,7 @@ def measure_variance(
                     exact_variances=exact_v,
                     reference=reference,
                     confidence=confidence,
+                    rows=rows,
                 )
             )
     if bar is not None:
