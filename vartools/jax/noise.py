@@ -10,7 +10,9 @@ outcomes), ``"normal"`` (standard normals: reparameterised continuous outcomes),
 sequence of ``(kind, size)`` segments over the flattened noise of one sample, e.g.
 ``[("normal", 16), ("uniform", 1)]`` for a state and an action. One kind draws exactly
 the native stream (``rng.random`` / ``rng.standard_normal`` in float64, the
-``_noise_f32`` streams in float32); several kinds draw one block per segment, in order.
+``_noise_f32`` streams in float32); several kinds draw uniforms for the whole noise and
+map the normal segments through the normal quantile (so that drawing replicates in
+chunks consumes the same numbers as one large draw).
 
 Example:
     >>> import numpy as np
@@ -100,8 +102,11 @@ def draw_noise(
     shape = (*lead, *noise_shape)
     if len(spec) == 1:
         return _one(spec[0][0], shape, rng, single)
-    parts = [_one(kind, (*lead, k), rng, single) for kind, k in spec]
-    return np.concatenate(parts, axis=-1).reshape(shape)
+    # several kinds: one draw of uniforms for the whole noise, then the normal quantile on
+    # the normal segments, so that drawing the replicates in chunks along the first axis
+    # consumes the same numbers as one large draw (per-kind blocks would interleave)
+    u = _one("uniform", shape, rng, single)
+    return noise_from_uniform(spec, u, noise_shape)
 
 
 def noise_from_uniform(spec: Spec, u: np.ndarray, noise_shape: tuple[int, ...]) -> np.ndarray:
@@ -113,12 +118,13 @@ def noise_from_uniform(spec: Spec, u: np.ndarray, noise_shape: tuple[int, ...]) 
     if kinds == {"normal"}:
         return special.ndtri(np.clip(u, tiny, top))
     lead = u.shape[: u.ndim - len(noise_shape)]
-    flat = np.array(u, dtype=np.float64).reshape(*lead, -1)
+    flat = np.array(u).reshape(*lead, -1)  # a copy, in the precision of u
+    if flat.dtype == np.float32:
+        tiny, top = np.finfo(np.float32).tiny, 1.0 - np.finfo(np.float32).epsneg
     start = 0
     for kind, k in spec:
         if kind == "normal":
-            flat[..., start : start + k] = special.ndtri(
-                np.clip(flat[..., start : start + k], tiny, top)
-            )
+            seg = flat[..., start : start + k]
+            flat[..., start : start + k] = special.ndtri(np.clip(seg, tiny, top))
         start += k
     return flat.reshape(u.shape)
