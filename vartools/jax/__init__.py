@@ -41,13 +41,14 @@ from vartools.jax.build import distribution  # noqa: E402
 from vartools.jax.distribution import JaxDistribution  # noqa: E402
 from vartools.jax.model import JaxModel  # noqa: E402
 from vartools.jax.names import tree_blocks  # noqa: E402
-from vartools.jax.problem import JaxFunction, problem, via_logits  # noqa: E402
+from vartools.jax.problem import JaxFunction, at, problem, via_logits  # noqa: E402
 
 __all__ = [
     "JAX_MISSING",
     "JaxDistribution",
     "JaxFunction",
     "JaxModel",
+    "at",
     "distribution",
     "problem",
     "tree_blocks",

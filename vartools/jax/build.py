@@ -25,7 +25,7 @@ import numpy as np
 from vartools._validation import short_repr
 from vartools.jax._compat import require_jax, x64
 from vartools.jax.checks import as_param_tree, check_log_prob, check_transform, probe_noise
-from vartools.jax.distribution import JaxDistribution
+from vartools.jax.distribution import JaxDistribution, _map_floats
 from vartools.jax.model import JaxModel
 from vartools.jax.names import tree_blocks
 from vartools.jax.noise import parse_noise
@@ -55,6 +55,7 @@ def distribution(
     support: Any = None,
     logits: Callable[..., Any] | None = None,
     logits_kind: str | None = None,
+    context: Any = None,
 ) -> JaxDistribution:
     """A vartools ``Distribution`` from JAX functions of a parameter pytree.
 
@@ -83,6 +84,11 @@ def distribution(
             one (e.g. a VAE encoder); enables ARM, DisARM, local expectation and
             relaxations through ``vartools.jax.via_logits``.
         logits_kind: ``"bernoulli"`` or ``"categorical"``, with ``logits``.
+        context: data the functions read but theta does not include (a minibatch, frozen
+            weights), any pytree of arrays; the functions then take it as their last
+            argument (``log_prob(params, x, context)``, ``transform(params, noise,
+            context)``, ``logits(params, context)``) and ``dist.with_context(new)`` swaps
+            it without recompiling (same shapes).
 
     Returns:
         A ``JaxDistribution`` at theta = the flattened ``params``.
@@ -99,14 +105,20 @@ def distribution(
             raise TypeError(f"{name} must be a JAX function, got {short_repr(fn)}")
     tree = as_param_tree(params)
     blocks = tuple(tree_blocks(tree))
+    ctx = None if context is None else _map_floats(context, np.float64)
+    lp_, tf_, lg_ = log_prob, transform, logits
+    if ctx is not None:  # the checks call the functions of (params, x) alone
+        lp_ = lambda p, x: log_prob(p, x, ctx)  # noqa: E731
+        tf_ = lambda p, e: transform(p, e, ctx)  # noqa: E731
+        lg_ = None if logits is None else (lambda p: logits(p, ctx))  # noqa: E731
     ev = _shape(event_shape, "event_shape")
     ns = ev if noise_shape is None else _shape(noise_shape, "noise_shape")
     spec = parse_noise(noise, ns)
     probes = probe_noise(spec, ns)
-    xs, kind = check_transform(transform, tree, probes, ev, blocks)
-    check_log_prob(log_prob, tree, xs, blocks)
+    xs, kind = check_transform(tf_, tree, probes, ev, blocks)
+    check_log_prob(lp_, tree, xs, blocks)
     if reparameterized:
-        _check_reparameterized(transform, tree, probes, kind, blocks)
+        _check_reparameterized(tf_, tree, probes, kind, blocks)
     support_x = None
     if support is not None:
         support_x = np.asarray(support)
@@ -118,7 +130,7 @@ def distribution(
     if (logits is None) != (logits_kind is None):
         raise ValueError("pass logits and logits_kind together ('bernoulli' or 'categorical')")
     if logits_kind is not None:
-        _check_logits(logits, logits_kind, tree, ev)
+        _check_logits(lg_, logits_kind, tree, ev)
     model = JaxModel(
         log_prob=log_prob,
         transform=transform,
@@ -132,9 +144,10 @@ def distribution(
         support_x=support_x,
         logits=logits,
         logits_kind=logits_kind,
+        has_context=ctx is not None,
     )
     leaves = jax.tree_util.tree_leaves(tree)
-    dist = JaxDistribution(model, np.concatenate([np.ravel(v) for v in leaves]))
+    dist = JaxDistribution(model, np.concatenate([np.ravel(v) for v in leaves]), ctx)
     if support_x is not None:
         dist.support(budget=max(1, support_x.shape[0]))  # probabilities sum to one
     return dist

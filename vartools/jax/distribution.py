@@ -52,6 +52,17 @@ def _pad(a: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([a, np.repeat(a[:1], rows - a.shape[0], axis=0)])
 
 
+def _map_floats(tree: Any, dtype: Any) -> Any:
+    """``tree`` with its floating leaves as NumPy arrays of ``dtype`` (others unchanged)."""
+    from vartools.jax._compat import require_jax
+
+    def conv(v: Any) -> Any:
+        a = np.asarray(v)
+        return a.astype(dtype) if np.issubdtype(a.dtype, np.floating) else a
+
+    return require_jax().tree_util.tree_map(conv, tree)
+
+
 def _is_single(*arrays: np.ndarray) -> bool:
     return any(a.dtype == np.float32 for a in arrays)
 
@@ -74,10 +85,14 @@ class JaxDistribution(Distribution):
     Args:
         model: the ``JaxModel`` (functions, layout, capabilities, kernels).
         theta: the flat parameters, shape (p,).
+        context: for models built with a context, the pytree of data the functions read
+            but do not differentiate (``with_context`` swaps it without recompiling when
+            the shapes stay the same); None otherwise.
     """
 
     model: JaxModel
     theta: Any
+    context: Any = None
 
     def __post_init__(self) -> None:
         theta = as_finite_array(self.theta, "theta")
@@ -115,7 +130,28 @@ class JaxDistribution(Distribution):
 
     def with_params(self, theta: Any) -> JaxDistribution:
         """The same model at the flat parameters ``theta`` (p,); the kernels are shared."""
-        return JaxDistribution(self.model, self._check_theta(theta))
+        return JaxDistribution(self.model, self._check_theta(theta), self.context)
+
+    def with_context(self, context: Any) -> JaxDistribution:
+        """The same model and theta with another context (same pytree structure)."""
+        if not self.model.has_context:
+            raise TypeError(
+                "this JAX model was built without a context; pass context=... to "
+                "vartools.jax.distribution (its functions then take it as last argument)"
+            )
+        return JaxDistribution(self.model, self.theta, context)
+
+    def _ctx(self, single: bool) -> Any:
+        """The context with float leaves in the compute precision (cached per precision)."""
+        if self.context is None:
+            return None
+        key = "_ctx32" if single else "_ctx64"
+        ctx = self.__dict__.get(key)
+        if ctx is None:
+            dt = np.float32 if single else np.float64
+            ctx = _map_floats(self.context, dt)
+            object.__setattr__(self, key, ctx)
+        return ctx
 
     def _tree(self, single: bool) -> Any:
         """The parameter pytree in the compute precision (cached per precision)."""
@@ -132,7 +168,11 @@ class JaxDistribution(Distribution):
         m = args[0].shape[0]
         rows = bucket(m)
         with x64(not single):
-            out = fn(self._tree(single), *(_pad(_jax_input(a, single), rows) for a in args))
+            out = fn(
+                self._tree(single),
+                self._ctx(single),
+                *(_pad(_jax_input(a, single), rows) for a in args),
+            )
         if isinstance(out, tuple):  # (log-density values, gradients): check, return gradients
             values, out = out
             if not np.isfinite(np.asarray(values)[:m]).all():
@@ -304,7 +344,7 @@ class JaxDistribution(Distribution):
         fn = self.model.kernels().logits
         assert fn is not None
         with x64(True):
-            return np.array(fn(self._tree(False)), dtype=np.float64)
+            return np.array(fn(self._tree(False), self._ctx(False)), dtype=np.float64)
 
     def logit_distribution(self) -> Distribution:
         """The native Bernoulli / Categorical with this model's logits at theta."""
@@ -326,5 +366,5 @@ class JaxDistribution(Distribution):
         m = math.prod(lead)
         shape = self._logits().shape
         with x64(True):
-            out = np.array(fn(self._tree(False), terms.reshape(m, *shape)))
+            out = np.array(fn(self._tree(False), self._ctx(False), terms.reshape(m, *shape)))
         return out.reshape(*lead, self.n_params)

@@ -5,6 +5,9 @@ vectorised over rows of samples (``jax.vmap``) and differentiated with respect t
 parameters (``jax.grad``, ``jax.vjp``), and the parameter gradients are flattened into
 the columns of theta (leaves in ``jax.tree_util`` order, each leaf raveled):
 
+Every kernel also takes the model's context (``ctx``: data the functions read but do not
+differentiate, e.g. a minibatch) right after the parameters.
+
 - ``transform(params, noise (m, *noise)) -> x (m, *event)``;
 - ``log_prob(params, x (m, *event)) -> (m,)``;
 - ``score(params, x (m, *event)) -> ((m,), (m, p))``: log p(x_i) and the per-sample
@@ -62,45 +65,66 @@ class Kernels:
         log_prob: Callable[..., Any],
         transform: Callable[..., Any],
         logits: Callable[..., Any] | None = None,
+        *,
+        context: bool = False,
     ) -> Kernels:
-        """Vectorise and differentiate the user's single-outcome functions, under jit."""
+        """Vectorise and differentiate the user's single-outcome functions, under jit.
+
+        Every kernel takes ``(params, ctx, *arrays)``; ``ctx`` is the model's context
+        (data the functions read but do not differentiate: a minibatch, decoder weights),
+        passed to the user's functions as their last argument when ``context`` is True,
+        and ignored (None) otherwise.
+        """
         jax = require_jax()
         jnp = jax.numpy
-        vlp = jax.vmap(log_prob, in_axes=(None, 0))
+        if context:
+            lp, tf, lg = log_prob, transform, logits
+        else:
+            lp = lambda p, x, c: log_prob(p, x)  # noqa: E731
+            tf = lambda p, e, c: transform(p, e)  # noqa: E731
+            lg = None if logits is None else (lambda p, c: logits(p))  # noqa: E731
+        vlp = jax.vmap(lp, in_axes=(None, 0, None))
 
-        def score(params: Any, x: Any) -> Any:
-            lp, g = jax.vmap(jax.value_and_grad(log_prob), in_axes=(None, 0))(params, x)
-            return lp, _ravel_rows(g, x.shape[0])
+        def log_prob_rows(params: Any, ctx: Any, x: Any) -> Any:
+            return vlp(params, x, ctx)
 
-        def score_dot(params: Any, x: Any, w: Any) -> Any:
+        def transform_rows(params: Any, ctx: Any, e: Any) -> Any:
+            return jax.vmap(tf, in_axes=(None, 0, None))(params, e, ctx)
+
+        def score(params: Any, ctx: Any, x: Any) -> Any:
+            value_grad = jax.vmap(jax.value_and_grad(lp), in_axes=(None, 0, None))
+            v, g = value_grad(params, x, ctx)
+            return v, _ravel_rows(g, x.shape[0])
+
+        def score_dot(params: Any, ctx: Any, x: Any, w: Any) -> Any:
             def one(xs: Any, ws: Any) -> Any:
-                return jax.value_and_grad(lambda p: jnp.sum(ws * vlp(p, xs)))(params)
+                return jax.value_and_grad(lambda p: jnp.sum(ws * vlp(p, xs, ctx)))(params)
 
             v, g = jax.vmap(one)(x, w)
             return v, _ravel_rows(g, x.shape[0])
 
-        def transform_vjp(params: Any, noise: Any, cot: Any) -> Any:
+        def transform_vjp(params: Any, ctx: Any, noise: Any, cot: Any) -> Any:
             def one(e: Any, c: Any) -> Any:
-                _, pull = jax.vjp(lambda p: transform(p, e), params)
+                _, pull = jax.vjp(lambda p: tf(p, e, ctx), params)
                 return pull(c)[0]
 
             return _ravel_rows(jax.vmap(one)(noise, cot), noise.shape[0])
 
         logits_k = logits_vjp = None
-        if logits is not None:
-            logits_k = jax.jit(logits)
+        if lg is not None:
+            logits_k = jax.jit(lg)
 
-            def lvjp(params: Any, cot: Any) -> Any:
+            def lvjp(params: Any, ctx: Any, cot: Any) -> Any:
                 def one(c: Any) -> Any:
-                    return jax.vjp(logits, params)[1](c)[0]
+                    return jax.vjp(lambda p: lg(p, ctx), params)[1](c)[0]
 
                 return _ravel_rows(jax.vmap(one)(cot), cot.shape[0])
 
             logits_vjp = jax.jit(lvjp)
 
         return cls(
-            transform=jax.jit(jax.vmap(transform, in_axes=(None, 0))),
-            log_prob=jax.jit(vlp),
+            transform=jax.jit(transform_rows),
+            log_prob=jax.jit(log_prob_rows),
             score=jax.jit(score),
             score_dot=jax.jit(score_dot),
             transform_vjp=jax.jit(transform_vjp),

@@ -48,6 +48,8 @@ class JaxModel:
         logits: params -> the logits of the factorised Bernoulli (shape event) or
             Categorical (shape (*event, K)) the model samples from, else None.
         logits_kind: "bernoulli", "categorical" or None.
+        has_context: whether the functions take a context as their last argument (data
+            they read but theta does not include: a minibatch, frozen weights).
     """
 
     log_prob: Callable[..., Any]
@@ -62,6 +64,7 @@ class JaxModel:
     support_x: np.ndarray | None = None
     logits: Callable[..., Any] | None = None
     logits_kind: str | None = None
+    has_context: bool = False
 
     @property
     def n_params(self) -> int:
@@ -72,7 +75,7 @@ class JaxModel:
         """The compiled kernels, built on first use (and after unpickling)."""
         k: Kernels | None = self.__dict__.get("_kernels")
         if k is None:
-            k = Kernels.build(self.log_prob, self.transform, self.logits)
+            k = Kernels.build(self.log_prob, self.transform, self.logits, context=self.has_context)
             object.__setattr__(self, "_kernels", k)
         return k
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,10 +28,10 @@ from vartools.distributions import Distribution
 from vartools.estimators import BaseEstimator, Batch, chain_rule_estimator
 from vartools.jax._compat import require_jax, x64
 from vartools.jax.checks import check_f, probe_noise
-from vartools.jax.distribution import JaxDistribution, _pad, bucket
+from vartools.jax.distribution import JaxDistribution, _map_floats, _pad, bucket
 from vartools.problems import Problem
 
-__all__ = ["JaxFunction", "problem", "via_logits"]
+__all__ = ["JaxFunction", "at", "problem", "via_logits"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,20 +42,41 @@ class JaxFunction:
     to the call); returns float64 NumPy arrays. Pickles when ``fn`` does.
 
     Args:
-        fn: ``x (*event) -> scalar``, a JAX function.
+        fn: ``x (*event) -> scalar``, a JAX function (``(x, context) -> scalar`` with a
+            context).
         event_shape: shape of one outcome.
+        context: data f reads besides x (a minibatch, decoder weights), or None;
+            ``with_context`` swaps it without recompiling (same shapes).
+        cache: the compiled functions, shared by every ``with_context`` copy.
     """
 
     fn: Callable[..., Any]
     event_shape: tuple[int, ...]
+    context: Any = None
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def with_context(self, context: Any) -> JaxFunction:
+        """The same function (and compiled code) with another context."""
+        if self.context is None:
+            raise TypeError("this JaxFunction was built without a context")
+        return replace(self, context=_map_floats(context, np.float64))
 
     def _jitted(self) -> tuple[Any, Any]:
-        k = self.__dict__.get("_k")
+        k = self.cache.get("k")
         if k is None:
             jax = require_jax()
-            k = (jax.jit(jax.vmap(self.fn)), jax.jit(jax.vmap(jax.grad(self.fn))))
-            object.__setattr__(self, "_k", k)
+            fn = self.fn if self.context is not None else (lambda x, c: self.fn(x))
+            k = (
+                jax.jit(jax.vmap(fn, in_axes=(0, None))),
+                jax.jit(jax.vmap(jax.grad(fn), in_axes=(0, None))),
+            )
+            self.cache["k"] = k
         return k
+
+    def _ctx(self, single: bool) -> Any:
+        if self.context is None:
+            return None
+        return _map_floats(self.context, np.float32 if single else np.float64)
 
     def _rows(self, x: Any) -> tuple[np.ndarray, tuple[int, ...], bool]:
         x = np.asarray(x)
@@ -74,7 +95,8 @@ class JaxFunction:
         rows, lead, single = self._rows(x)
         m = rows.shape[0]
         with x64(not single):
-            out = np.asarray(self._jitted()[0](_pad(rows, bucket(m))), dtype=np.float64)
+            out = self._jitted()[0](_pad(rows, bucket(m)), self._ctx(single))
+            out = np.asarray(out, dtype=np.float64)
         return out[:m].reshape(lead)
 
     def grad(self, x: np.ndarray) -> np.ndarray:
@@ -84,12 +106,13 @@ class JaxFunction:
             raise TypeError(f"df/dx needs float outcomes, got dtype {rows.dtype}")
         m = rows.shape[0]
         with x64(not single):
-            out = np.asarray(self._jitted()[1](_pad(rows, bucket(m))), dtype=np.float64)
+            out = self._jitted()[1](_pad(rows, bucket(m)), self._ctx(single))
+            out = np.asarray(out, dtype=np.float64)
         return out[:m].reshape(*lead, *self.event_shape)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.pop("_k", None)
+        state["cache"] = {}  # compiled functions do not pickle; rebuilt on first use
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -109,7 +132,12 @@ def _probe_outcomes(dist: Distribution) -> np.ndarray:
 
 
 def problem(
-    name: str, dist: Distribution, f: Callable[..., Any], *, description: str = ""
+    name: str,
+    dist: Distribution,
+    f: Callable[..., Any],
+    *,
+    context: Any = None,
+    description: str = "",
 ) -> Problem:
     """The ``Problem`` grad_theta E_{x ~ dist}[f(x)] for a JAX ``f`` of one outcome.
 
@@ -118,10 +146,12 @@ def problem(
         dist: a ``JaxDistribution`` (``vartools.jax.distribution``) or a native one.
         f: ``x (*event) -> scalar``, a JAX function (vectorised and compiled here; its
             ``jax.grad`` is df/dx for the pathwise estimator).
+        context: data f reads besides x (then ``f(x, context)``), or None.
         description: free text for tables and metadata.
 
     Returns:
-        A ``Problem`` whose f is a ``JaxFunction``.
+        A ``Problem`` whose f is a ``JaxFunction`` (``at`` moves it to new parameters
+        and contexts without recompiling).
 
     Raises:
         ValueError, TypeError: when f fails, or returns a non-scalar, a non-real dtype or a
@@ -130,9 +160,39 @@ def problem(
     require_jax()
     if not callable(f):
         raise TypeError(f"f must be a JAX function of one outcome, got {f!r}")
-    check_f(f, _probe_outcomes(dist))
-    fn = JaxFunction(f, tuple(dist.event_shape))
+    ctx = None if context is None else _map_floats(context, np.float64)
+    check_f(f if ctx is None else (lambda x: f(x, ctx)), _probe_outcomes(dist))
+    fn = JaxFunction(f, tuple(dist.event_shape), ctx)
     return Problem(name, dist, fn, grad_f=fn.grad, description=description)
+
+
+def at(
+    prob: Problem,
+    theta: Any = None,
+    *,
+    context: Any = None,
+    f_context: Any = None,
+) -> Problem:
+    """``prob`` with new parameters, distribution context and f context (no recompiling).
+
+    Args:
+        prob: a problem from ``problem`` on a ``JaxDistribution``.
+        theta: new flat parameters (p,), or None to keep them.
+        context: the distribution's new context, or None to keep it.
+        f_context: f's new context, or None to keep it.
+
+    Returns:
+        The moved problem; its compiled kernels are shared with ``prob``'s.
+    """
+    dist = prob.dist
+    if not isinstance(dist, JaxDistribution) or not isinstance(prob.f, JaxFunction):
+        raise TypeError(f"problem {prob.name!r} was not built by vartools.jax.problem")
+    if theta is not None:
+        dist = dist.with_params(theta)
+    if context is not None:
+        dist = dist.with_context(context)
+    f = prob.f if f_context is None else prob.f.with_context(f_context)
+    return replace(prob, dist=dist, f=f, grad_f=f.grad)
 
 
 def _logit_problem(prob: Problem) -> Problem:
