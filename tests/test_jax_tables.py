@@ -11,7 +11,7 @@ pytest.importorskip("jax")
 import jax_models as jm  # noqa: E402
 
 import vartools as vt  # noqa: E402
-from vartools import variance  # noqa: E402
+from vartools import statistics, variance, variance_rows  # noqa: E402
 from vartools.statistics import aggregate_stats, paired_ratio  # noqa: E402
 
 ESTS = [
@@ -106,7 +106,7 @@ def test_block_ratio_and_ci_equal_the_whole_model_formulas_on_the_block():
 
 def test_column_chunked_statistics_equal_the_unchunked_ones(monkeypatch):
     whole = _table("all")
-    monkeypatch.setattr(variance, "STATS_ELEMENTS", 300 * 7)  # chunks of 7 columns
+    monkeypatch.setattr(statistics, "STATS_ELEMENTS", 300 * 7)  # chunks of 7 columns
     chunked = _table("all")
     num = [c for c in variance.COLUMNS if c not in ("time_per_estimate", "efficiency")]
     num = [c for c in num if pd.api.types.is_float_dtype(whole[c])]
@@ -117,7 +117,7 @@ def test_column_chunked_statistics_equal_the_unchunked_ones(monkeypatch):
 
 def test_auto_rows_switch_to_blocks_for_large_models(monkeypatch):
     assert not (_table("auto")["kind"].str.startswith("block_")).any()  # p = 67
-    monkeypatch.setattr(variance, "MAX_COORDINATE_ROWS", 50)
+    monkeypatch.setattr(variance_rows, "MAX_COORDINATE_ROWS", 50)
     t = _table("auto")
     assert not (t["kind"] == "coordinate").any()
     assert (t["kind"] == "block_mean").sum() == 2 * 4

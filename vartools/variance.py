@@ -39,12 +39,13 @@ from vartools._validation import as_finite_array, check_positive_int, short_repr
 from vartools.estimators import Estimator
 from vartools.problems import Problem
 from vartools.rng import generator, resolve_seed
-from vartools.statistics import (
-    STATS_ELEMENTS,
-    aggregate_stats,
-    group_aggregates,
-    paired_ratio,
-    replicate_stats,
+from vartools.statistics import paired_ratio, replicate_stats
+from vartools.variance_rows import (
+    aggregate_groups,
+    block_ranges,
+    columnwise,
+    reduce_kind,
+    rows_mode,
 )
 
 __all__ = [
@@ -147,48 +148,6 @@ def _exact_or_nan(problem: Problem, est: Estimator, n: int, state: Any, p: int) 
         return np.full(p, np.nan)
 
 
-#: Coordinates up to which ``rows="auto"`` writes one row per coordinate; larger models
-#: get aggregate rows per parameter block instead.
-MAX_COORDINATE_ROWS = 2048
-ROWS = ("auto", "coordinates", "blocks", "all")
-
-
-def _rows_mode(rows: str, p: int) -> str:
-    if rows not in ROWS:
-        raise ValueError(f"rows must be one of {ROWS}, got {rows!r}")
-    if rows == "auto":
-        return "coordinates" if p <= MAX_COORDINATE_ROWS else "blocks"
-    return rows
-
-
-def _block_ranges(problem: Problem) -> list[tuple[str, int, int]]:
-    """(name, start, stop) of each parameter block of theta (``Distribution._blocks``)."""
-    out, start = [], 0
-    for name, shape in problem.dist._blocks():
-        size = int(np.prod(shape, dtype=np.int64))
-        out.append((name, start, start + size))
-        start += size
-    return out
-
-
-def _columnwise(fn: Any, arrays: Sequence[np.ndarray | None], p: int, **kw: Any) -> Any:
-    """fn(*arrays sliced to columns), over chunks of at most STATS_ELEMENTS entries.
-
-    The per-column results are concatenated (one call when everything fits).
-    """
-    r = next(a for a in arrays if a is not None).shape[0]
-    width = max(1, STATS_ELEMENTS // max(r, 1))
-    if width >= p:
-        return fn(*arrays, **kw)
-    parts = [
-        fn(*(None if a is None else a[..., c : c + width] for a in arrays), **kw)
-        for c in range(0, p, width)
-    ]
-    if isinstance(parts[0], dict):
-        return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
-    return tuple(np.concatenate([q[i] for q in parts]) for i in range(len(parts[0])))
-
-
 def summarize(
     problem: Problem,
     estimators: Sequence[Estimator],
@@ -209,22 +168,21 @@ def summarize(
     coordinate "(mean)", "(trace)", "(max)"), "blocks" (the aggregates over all
     coordinates and per parameter block: kind "block_mean", "block_trace", "block_max",
     coordinate the block's name), "all" (both), or "auto" (default: "coordinates" up to
-    ``MAX_COORDINATE_ROWS`` coordinates, else "blocks"). Statistics of many coordinates
-    are computed over chunks of columns (``STATS_ELEMENTS``), in bounded memory.
+    ``MAX_COORDINATE_ROWS`` coordinates, else "blocks"; ``vartools.variance_rows``).
+    Statistics of many coordinates are computed over chunks of columns, in bounded memory.
     """
     p = problem.dist.n_params
-    mode = _rows_mode(rows, p)
+    mode = rows_mode(rows, p)
     names = list(problem.dist.param_names) if mode in ("coordinates", "all") else []
-    blocks = _block_ranges(problem) if mode in ("blocks", "all") else []
+    blocks = block_ranges(problem) if mode in ("blocks", "all") else []
     ref = reference if reference is not None else estimators[0].name
     out_rows: list[dict[str, Any]] = []
     for est in estimators:
         e = estimates[est.name]
         r = e.shape[0]
-        big = r * p > STATS_ELEMENTS
         e_ref = estimates[ref]
-        st = _columnwise(replicate_stats, [e, truth], p, confidence=confidence)
-        ratio, rlo, rhi = _columnwise(paired_ratio, [e, e_ref], p, confidence=confidence)
+        st = columnwise(replicate_stats, [e, truth], p, confidence=confidence)
+        ratio, rlo, rhi = columnwise(paired_ratio, [e, e_ref], p, confidence=confidence)
         exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
         t_per = seconds[est.name] / r
         common = {
@@ -250,30 +208,9 @@ def summarize(
                     "ratio_hi": float(rhi[j]),
                 }
             )
-        mratio: tuple[Any, ...]
-        agg: dict[str, dict[str, float]]
-        if big:  # column-chunked: the (R, p) replicates are never centred whole
-            agg = group_aggregates(
-                e, [(0, p)], e_ref, confidence=confidence, chunk_elements=STATS_ELEMENTS
-            )[0]
-            mratio = tuple(agg["mean"].pop(k) for k in ("ratio", "ratio_lo", "ratio_hi"))
-        else:
-            agg = aggregate_stats(e, confidence=confidence)
-            mratio = tuple(paired_ratio(e, e_ref, confidence=confidence, reduce="mean"))
-        groups = [("", "", 0, p, agg, mratio)]
-        if blocks:
-            per_block = group_aggregates(
-                e,
-                [(b0, b1) for _, b0, b1 in blocks],
-                e_ref,
-                confidence=confidence,
-                chunk_elements=STATS_ELEMENTS,
-            )
-            for (bname, b0, b1), blk in zip(blocks, per_block, strict=True):
-                bratio = tuple(blk["mean"].pop(k) for k in ("ratio", "ratio_lo", "ratio_hi"))
-                groups.append((bname, "block_", b0, b1, blk, bratio))
+        groups = aggregate_groups(e, e_ref, blocks, confidence=confidence)
         for bname, prefix, b0, b1, a_all, a_ratio in groups:
-            exact_agg = {k: _reduce(k, exact_v[b0:b1]) for k in ("mean", "trace", "max")}
+            exact_agg = {k: reduce_kind(k, exact_v[b0:b1]) for k in ("mean", "trace", "max")}
             for kind, a in a_all.items():
                 ratio_cols = (
                     {
@@ -294,7 +231,7 @@ def summarize(
                         "truth": np.nan,
                         "bias": np.nan,
                         "bias_se": np.nan,
-                        "mse": _reduce(kind, st["mse"][b0:b1]),
+                        "mse": reduce_kind(kind, st["mse"][b0:b1]),
                         "snr": np.nan,
                         "exact_variance": float(exact_agg[kind]),
                         **ratio_cols,
@@ -303,10 +240,6 @@ def summarize(
     df = pd.DataFrame(out_rows)
     df["efficiency"] = 1.0 / (df["variance"] * df["n_evals"])
     return df[COLUMNS]
-
-
-def _reduce(kind: str, v: np.ndarray) -> float:
-    return float(v.mean() if kind == "mean" else v.sum() if kind == "trace" else v.max())
 
 
 def _as_list(value: Any, name: str, kind: type | tuple[type, ...]) -> list[Any]:
@@ -361,7 +294,8 @@ def measure_variance(
         progress: show a progress bar (tqdm).
         rows: "coordinates", "blocks", "all" or "auto" (default): which rows the table
             holds (see ``summarize``); "auto" gives one row per coordinate up to
-            ``MAX_COORDINATE_ROWS`` coordinates, else aggregate rows per parameter block.
+            ``variance_rows.MAX_COORDINATE_ROWS`` coordinates, else aggregate rows per
+            parameter block.
 
     Returns:
         A tidy DataFrame: one row per (problem, estimator, n, coordinate), plus
@@ -378,7 +312,7 @@ def measure_variance(
     n_reps = check_positive_int(n_reps, "n_reps", minimum=2)
     block_size = check_positive_int(block_size, "block_size")
     warmup = check_positive_int(warmup, "warmup", minimum=0)
-    _rows_mode(rows, 1)  # refuse a bad value before any work
+    rows_mode(rows, 1)  # refuse a bad value before any work
     seed = resolve_seed(seed)
     names = [e.name for e in estimators]
     if len(set(names)) != len(names):
