@@ -191,6 +191,7 @@ def _figures(summary: pd.DataFrame, curves: Any, out_dir: Any) -> list[Any]:
             ax.set_xlabel(xl)
             ax.set_ylabel("ELBO per digit (nats)")
             ax.set_title(f"training: mean and range over {nseeds} seeds")
+            ax.set_ylim(bottom=max(ax.get_ylim()[0], -30.0))  # the start (-46) squashes the rest
             ax.grid(alpha=0.3)
     n_reps, scale = run_size(summary)
     fig.suptitle(f"Binary VAE on 8x8 digits (JAX): {n_reps} replicates, 95% CIs ({scale} scale)")
