@@ -139,6 +139,7 @@ def main() -> None:
     print(f"W4: R = {R}, n = {N}, p = 5898, float32, {args.rounds} rounds (median seconds)")
     for name, ts in times.items():
         print(f"  {name:22s} {statistics.median(ts):.4f}")
+    print(f"  per-round ratios vartools / faster reference: {min(ratios):.2f} to {max(ratios):.2f}")
     print(f"W4 vartools/jax {statistics.median(ratios):.2f}")
 
 

@@ -94,6 +94,11 @@ class JaxDistribution(Distribution):
     theta: Any
     context: Any = None
 
+    #: ``Estimator`` chunks replicates; each chunk is a few kernel calls with a fixed
+    #: overhead, so JAX models ask for chunks of at least this many replicates (about
+    #: 2.5x faster than the NumPy-sized default on W4, ``benchmarks/w4_jax.py``).
+    min_chunk_rows = 256
+
     def __post_init__(self) -> None:
         theta = as_finite_array(self.theta, "theta")
         if theta.shape != (self.model.n_params,):
