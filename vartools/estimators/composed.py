@@ -169,7 +169,10 @@ class Estimator:
         inner = math.prod(reps[1:])  # (math.prod: np.prod costs ~20 us per call)
         per_rep = int(n) * inner * max(1, math.prod(problem.dist.event_shape))
         per_out = max(1, problem.dist.n_params * inner)
-        return max(16, min(self.CHUNK_ELEMENTS // per_rep, self.CHUNK_OUTPUT // per_out))
+        # a distribution whose calls cost a fixed overhead (compiled JAX kernels) asks for
+        # chunks of at least ``min_chunk_rows`` replicates (a capability flag)
+        floor = int(getattr(problem.dist, "min_chunk_rows", 16))
+        return max(floor, min(self.CHUNK_ELEMENTS // per_rep, self.CHUNK_OUTPUT // per_out))
 
 
 def make_estimator(

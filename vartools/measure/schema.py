@@ -73,7 +73,16 @@ def _nonneg(s: pd.Series) -> Any:
     return s >= 0
 
 
-_KINDS = ("coordinate", "mean", "trace", "max")
+_KINDS = (
+    "coordinate",
+    "mean",
+    "trace",
+    "max",
+    # per parameter block (``measure_variance(..., rows="blocks")``), coordinate = block name
+    "block_mean",
+    "block_trace",
+    "block_max",
+)
 
 _COMMON = (
     Column("experiment", "str", doc="experiment name (the file's stem)"),

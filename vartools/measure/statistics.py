@@ -30,7 +30,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["aggregate_stats", "paired_ratio", "replicate_stats", "z_value"]
+__all__ = ["aggregate_stats", "group_aggregates", "paired_ratio", "replicate_stats", "z_value"]
+
+#: Largest number of (replicate x coordinate) float64 entries held at once by the
+#: column-chunked statistics (``group_aggregates``): 2**23, 64 MiB.
+STATS_ELEMENTS = 2**23
 
 
 def z_value(confidence: float) -> float:
@@ -166,4 +170,91 @@ def aggregate_stats(e: np.ndarray, *, confidence: float = 0.95) -> dict[str, dic
         "variance_lo": float(lo),
         "variance_hi": float(hi),
     }
+    return out
+
+
+def group_aggregates(
+    e: np.ndarray,
+    groups: list[tuple[int, int]],
+    ref: np.ndarray | None = None,
+    *,
+    confidence: float = 0.95,
+    chunk_elements: int = STATS_ELEMENTS,
+) -> list[dict[str, dict[str, float]]]:
+    """``aggregate_stats`` (and the ratio of mean variances) over column ranges, in bounded memory.
+
+    The same formulas as ``aggregate_stats`` and ``paired_ratio(..., reduce="mean")``, for
+    each group of coordinates [start, stop) (a parameter block, or all of them), computed
+    over chunks of columns of at most ``chunk_elements`` float64 entries, so that the
+    replicates (R, p) of a model with many parameters (kept in float32, say) are never
+    converted or centred whole. The sums are accumulated chunk by chunk, so results
+    agree with ``aggregate_stats`` to rounding, not bit for bit.
+
+    Args:
+        e: replicates (R, p).
+        groups: contiguous column ranges (start, stop).
+        ref: paired replicates (R, p) of the reference estimator, or None.
+        confidence: CI level.
+        chunk_elements: float64 entries per chunk.
+
+    Returns:
+        One dict per group: {"mean", "trace", "max"} -> {"variance", "variance_se",
+        "variance_lo", "variance_hi"}, and with ``ref`` the "mean" entry also holds
+        "ratio", "ratio_lo", "ratio_hi".
+    """
+    z = z_value(confidence)
+    r, p = e.shape
+    width = max(1, chunk_elements // max(r, 1))
+    ng = len(groups)
+    v_sum, vref_sum = np.zeros(ng), np.zeros(ng)
+    psi_sum, pref_sum = np.zeros((ng, r)), np.zeros((ng, r))
+    vmax, semax = np.full(ng, -np.inf), np.zeros(ng)
+    for c0 in range(0, p, width):
+        c1 = min(p, c0 + width)
+        _, var, psi = _influence(np.asarray(e[:, c0:c1], dtype=np.float64))
+        if ref is not None:
+            _, vref, pref = _influence(np.asarray(ref[:, c0:c1], dtype=np.float64))
+        for g, (g0, g1) in enumerate(groups):
+            lo, hi = max(g0, c0) - c0, min(g1, c1) - c0
+            if lo >= hi:
+                continue
+            v_sum[g] += var[lo:hi].sum()
+            psi_sum[g] += psi[:, lo:hi].sum(axis=1)
+            j = lo + int(np.argmax(var[lo:hi]))
+            if var[j] > vmax[g]:
+                vmax[g], semax[g] = var[j], psi[:, j].std(ddof=1) / np.sqrt(r)
+            if ref is not None:
+                vref_sum[g] += vref[lo:hi].sum()
+                pref_sum[g] += pref[:, lo:hi].sum(axis=1)
+    out = []
+    for g, (g0, g1) in enumerate(groups):
+        res: dict[str, dict[str, float]] = {}
+        size = g1 - g0
+        for name, v, se in (
+            ("mean", v_sum[g] / size, (psi_sum[g] / size).std(ddof=1) / np.sqrt(r)),
+            ("trace", v_sum[g], psi_sum[g].std(ddof=1) / np.sqrt(r)),
+            ("max", vmax[g], semax[g]),
+        ):
+            lo_, hi_ = _log_ci(np.asarray(v), np.asarray(se), z)
+            res[name] = {
+                "variance": float(v),
+                "variance_se": float(se),
+                "variance_lo": float(lo_),
+                "variance_hi": float(hi_),
+            }
+        if ref is not None:
+            va, vb = v_sum[g] / size, vref_sum[g] / size
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = float(va / vb)
+                infl = psi_sum[g] / size / va - pref_sum[g] / size / vb
+                se_r = float(infl.std(ddof=1) / np.sqrt(r))
+            se_r = se_r if np.isfinite(se_r) else np.nan
+            res["mean"].update(
+                {
+                    "ratio": ratio,
+                    "ratio_lo": ratio * float(np.exp(-z * se_r)),
+                    "ratio_hi": ratio * float(np.exp(z * se_r)),
+                }
+            )
+        out.append(res)
     return out

@@ -39,7 +39,14 @@ from vartools.core.problem import Problem
 from vartools.core.rng import generator, resolve_seed
 from vartools.core.validation import as_finite_array, check_positive_int, short_repr
 from vartools.estimators.composed import Estimator
-from vartools.measure.statistics import aggregate_stats, paired_ratio, replicate_stats
+from vartools.measure.rows import (
+    aggregate_groups,
+    block_ranges,
+    columnwise,
+    reduce_kind,
+    rows_mode,
+)
+from vartools.measure.statistics import paired_ratio, replicate_stats
 from vartools.oracles import exact as exact_mod
 
 __all__ = [
@@ -154,17 +161,29 @@ def summarize(
     exact_variances: dict[str, np.ndarray] | None = None,
     reference: str | None = None,
     confidence: float = 0.95,
+    rows: str = "auto",
 ) -> pd.DataFrame:
-    """The tidy table for one (problem, n) from the replicate estimates (R, p) of each estimator."""
-    names = list(problem.dist.param_names)
-    p = len(names)
+    """The tidy table for one (problem, n) from the replicate estimates (R, p) of each estimator.
+
+    ``rows``: "coordinates" (one row per coordinate plus the aggregates over all of them,
+    coordinate "(mean)", "(trace)", "(max)"), "blocks" (the aggregates over all
+    coordinates and per parameter block: kind "block_mean", "block_trace", "block_max",
+    coordinate the block's name), "all" (both), or "auto" (default: "coordinates" up to
+    ``MAX_COORDINATE_ROWS`` coordinates, else "blocks"; ``vartools.variance_rows``).
+    Statistics of many coordinates are computed over chunks of columns, in bounded memory.
+    """
+    p = problem.dist.n_params
+    mode = rows_mode(rows, p)
+    names = list(problem.dist.param_names) if mode in ("coordinates", "all") else []
+    blocks = block_ranges(problem) if mode in ("blocks", "all") else []
     ref = reference if reference is not None else estimators[0].name
-    rows: list[dict[str, Any]] = []
+    out_rows: list[dict[str, Any]] = []
     for est in estimators:
         e = estimates[est.name]
         r = e.shape[0]
-        st = replicate_stats(e, truth, confidence=confidence)
-        ratio, rlo, rhi = paired_ratio(e, estimates[ref], confidence=confidence)
+        e_ref = estimates[ref]
+        st = columnwise(replicate_stats, [e, truth], p, confidence=confidence)
+        ratio, rlo, rhi = columnwise(paired_ratio, [e, e_ref], p, confidence=confidence)
         exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
         t_per = seconds[est.name] / r
         common = {
@@ -177,7 +196,7 @@ def summarize(
             "biased": est.biased,
         }
         for j, name in enumerate(names):
-            rows.append(
+            out_rows.append(
                 {
                     **common,
                     "coordinate": name,
@@ -190,43 +209,38 @@ def summarize(
                     "ratio_hi": float(rhi[j]),
                 }
             )
-        agg = aggregate_stats(e, confidence=confidence)
-        mratio = paired_ratio(e, estimates[ref], confidence=confidence, reduce="mean")
-        exact_agg = {k: _reduce(k, exact_v) for k in ("mean", "trace", "max")}
-        for kind, a in agg.items():
-            ratio_cols = (
-                {
-                    "ratio": float(mratio[0]),
-                    "ratio_lo": float(mratio[1]),
-                    "ratio_hi": float(mratio[2]),
-                }
-                if kind == "mean"
-                else {"ratio": np.nan, "ratio_lo": np.nan, "ratio_hi": np.nan}
-            )
-            mse = st["mse"]
-            rows.append(
-                {
-                    **common,
-                    "coordinate": f"({kind})",
-                    "kind": kind,
-                    **a,
-                    "mean": np.nan,
-                    "truth": np.nan,
-                    "bias": np.nan,
-                    "bias_se": np.nan,
-                    "mse": _reduce(kind, mse),
-                    "snr": np.nan,
-                    "exact_variance": float(exact_agg[kind]),
-                    **ratio_cols,
-                }
-            )
-    df = pd.DataFrame(rows)
+        groups = aggregate_groups(e, e_ref, blocks, confidence=confidence)
+        for bname, prefix, b0, b1, a_all, a_ratio in groups:
+            exact_agg = {k: reduce_kind(k, exact_v[b0:b1]) for k in ("mean", "trace", "max")}
+            for kind, a in a_all.items():
+                ratio_cols = (
+                    {
+                        "ratio": float(a_ratio[0]),
+                        "ratio_lo": float(a_ratio[1]),
+                        "ratio_hi": float(a_ratio[2]),
+                    }
+                    if kind == "mean"
+                    else {"ratio": np.nan, "ratio_lo": np.nan, "ratio_hi": np.nan}
+                )
+                out_rows.append(
+                    {
+                        **common,
+                        "coordinate": bname if prefix else f"({kind})",
+                        "kind": prefix + kind,
+                        **a,
+                        "mean": np.nan,
+                        "truth": np.nan,
+                        "bias": np.nan,
+                        "bias_se": np.nan,
+                        "mse": reduce_kind(kind, st["mse"][b0:b1]),
+                        "snr": np.nan,
+                        "exact_variance": float(exact_agg[kind]),
+                        **ratio_cols,
+                    }
+                )
+    df = pd.DataFrame(out_rows)
     df["efficiency"] = 1.0 / (df["variance"] * df["n_evals"])
     return df[COLUMNS]
-
-
-def _reduce(kind: str, v: np.ndarray) -> float:
-    return float(v.mean() if kind == "mean" else v.sum() if kind == "trace" else v.max())
 
 
 def _as_list(value: Any, name: str, kind: type | tuple[type, ...]) -> list[Any]:
@@ -261,6 +275,7 @@ def measure_variance(
     block_size: int = DEFAULT_BLOCK_SIZE,
     confidence: float = 0.95,
     progress: bool = False,
+    rows: str = "auto",
 ) -> pd.DataFrame:
     """Measure every estimator's variance on every problem and sample size.
 
@@ -278,10 +293,15 @@ def measure_variance(
         block_size: replicates per seed block (the unit of seeding and memory).
         confidence: level of the confidence intervals.
         progress: show a progress bar (tqdm).
+        rows: "coordinates", "blocks", "all" or "auto" (default): which rows the table
+            holds (see ``summarize``); "auto" gives one row per coordinate up to
+            ``variance_rows.MAX_COORDINATE_ROWS`` coordinates, else aggregate rows per
+            parameter block.
 
     Returns:
         A tidy DataFrame: one row per (problem, estimator, n, coordinate), plus
-        aggregate rows with coordinate "(mean)", "(max)" and "(trace)". Columns: see
+        aggregate rows with coordinate "(mean)", "(max)" and "(trace)" (and per
+        parameter block with kind "block_mean", "block_trace", "block_max"). Columns: see
         ``vartools.measure.variance.COLUMNS`` and results/README.md.
     """
     problems = _as_list(problems, "problems", Problem)
@@ -293,6 +313,7 @@ def measure_variance(
     n_reps = check_positive_int(n_reps, "n_reps", minimum=2)
     block_size = check_positive_int(block_size, "block_size")
     warmup = check_positive_int(warmup, "warmup", minimum=0)
+    rows_mode(rows, 1)  # refuse a bad value before any work
     seed = resolve_seed(seed)
     names = [e.name for e in estimators]
     if len(set(names)) != len(names):
@@ -315,19 +336,24 @@ def measure_variance(
             for est in estimators:
                 est.check(prob, n)
             states = [warm_state(prob, est, n, seed=seed, warmup=warmup) for est in estimators]
-            parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+            # filled in place, block by block: no list of parts to concatenate (which would
+            # hold the (n_reps, p) replicates twice)
+            estimates: dict[str, np.ndarray] = {}
             secs = dict.fromkeys(names, 0.0)
             evals: dict[str, int] = {}
             for b in range(n_blocks):
                 size = min(block_size, n_reps - b * block_size)
                 res = run_block(prob, estimators, n, b, size, seed=seed, states=states)
                 for name in names:
-                    parts[name].append(res.estimates[name])
+                    e = res.estimates[name]
+                    if name not in estimates:
+                        estimates[name] = np.empty((n_reps, *e.shape[1:]), dtype=e.dtype)
+                    estimates[name][b * block_size : b * block_size + size] = e
                     secs[name] += res.seconds[name]
                 evals = res.n_evals
+                del res
                 if bar is not None:
                     bar.update()
-            estimates = {name: np.concatenate(parts.pop(name)) for name in names}
             p = prob.dist.n_params
             exact_v = (
                 {
@@ -349,6 +375,7 @@ def measure_variance(
                     exact_variances=exact_v,
                     reference=reference,
                     confidence=confidence,
+                    rows=rows,
                 )
             )
     if bar is not None:
