@@ -29,6 +29,7 @@ from vartools.control_variates.features import delta_features, function_features
 from vartools.core.batch import Batch
 from vartools.core.control_variate import ControlVariate, chain
 from vartools.core.distribution import Distribution
+from vartools.core.errors import NoOracleError
 from vartools.core.objectives import Objective, SumOfTerms, separable, sum_of_terms
 from vartools.core.optim import adam, cosine_decay, rmsprop, sgd
 from vartools.core.problem import Problem
@@ -37,7 +38,11 @@ from vartools.distributions.normal import Normal
 from vartools.estimators.arm import antithetic_moments, arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
-from vartools.estimators.measure_valued import measure_valued, mvd_moments
+from vartools.estimators.measure_valued import (
+    measure_valued,
+    measure_valued_uncoupled,
+    mvd_moments,
+)
 from vartools.estimators.rao_blackwell import (
     dependency_aware,
     local_expectation,
@@ -85,6 +90,7 @@ __all__ = [
     "Estimator",
     "ESTIMATORS",
     "Experiment",
+    "NoOracleError",
     "Normal",
     "Objective",
     "Problem",
@@ -118,6 +124,7 @@ __all__ = [
     "make_estimator",
     "make_problem",
     "measure_valued",
+    "measure_valued_uncoupled",
     "measure_variance",
     "mvd_moments",
     "optimal_baseline",
