@@ -89,6 +89,9 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "exact (RB)": _TEAL,  # the local expectation of one Bernoulli is its exact gradient
     "sum_and_sample": _GREEN,
     "dependency_aware": _GREY,
+    # knowingly biased relaxations
+    "straight_through": _BLACK,
+    "gumbel_softmax": _SKY,
     # reinforcement learning with time (vartools.catalogue.rl): the baseline's colour
     # follows its kind above (moving average sky blue, leave-one-out vermillion, ...)
     "rtg": _BLACK,
