@@ -6,7 +6,7 @@ file, or the in-process object registered in ``_INLINE`` by the serial
 executor), caches it per process, and returns arrays: ``_measure`` runs the seed
 blocks of (problem, n) for every applicable estimator (plus the exact truth and
 variances when asked), ``_train`` runs a training trajectory and records its
-checkpoints. Seeds come from the seed tree only (``run_block``'s block nodes,
+checkpoints. Seeds come from the seed tree only (``measure_blocks``' block nodes,
 ``_checkpoint_seed`` for a checkpoint), never from the process or the order.
 """
 
@@ -24,7 +24,7 @@ from vartools.estimators.composed import Estimator
 from vartools.harness.cells import CellTask, _applicable
 from vartools.harness.experiment import Experiment, n_blocks
 from vartools.harness.loading import load_experiment
-from vartools.measure.variance import run_block, warm_state
+from vartools.measure.blocks import exact_truth, exact_variance, measure_blocks, warm_state
 from vartools.oracles import exact as exact_mod
 
 __all__ = ["compute_cell"]
@@ -61,22 +61,6 @@ def _built(task: CellTask) -> _Built:
     return b
 
 
-def _truth(problem: Problem) -> np.ndarray | None:
-    if not exact_mod.has_oracle(problem):
-        return None
-    try:
-        return exact_mod.exact_gradient(problem)
-    except (ValueError, TypeError):
-        return None
-
-
-def _exact_variance(problem: Problem, est: Estimator, n: int, state: Any) -> np.ndarray:
-    try:
-        return exact_mod.exact_moments(problem, est, n, state=state)[1]
-    except (ValueError, TypeError):
-        return np.full(problem.dist.n_params, np.nan)
-
-
 def _measure(
     exp: Experiment,
     problem: Problem,
@@ -87,25 +71,26 @@ def _measure(
     with_exact: bool,
     prefix: str,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    # the same block computation, truth and exact variance as measure_variance
     states = [warm_state(problem, e, n, seed=seed, warmup=exp.warmup) for e in ests]
-    parts: list[list[np.ndarray]] = [[] for _ in ests]
-    secs = [0.0] * len(ests)
-    evals: dict[str, int] = {}
-    for b in blocks:
-        size = min(exp.block_size, exp.n_reps - b * exp.block_size)
-        res = run_block(problem, ests, n, b, size, seed=seed, states=states)
-        for j, e in enumerate(ests):
-            parts[j].append(res.estimates[e.name])
-            secs[j] += res.seconds[e.name]
-        evals = res.n_evals
-    arrays = {f"{prefix}e{j}": np.concatenate(parts[j]) for j in range(len(ests))}
-    meta: dict[str, Any] = {"seconds": secs, "n_evals": [int(evals[e.name]) for e in ests]}
+    run = measure_blocks(
+        problem,
+        ests,
+        n,
+        blocks,
+        seed=seed,
+        block_size=exp.block_size,
+        n_reps=exp.n_reps,
+        states=states,
+    )
+    arrays = {f"{prefix}e{j}": e for j, e in enumerate(run.estimates)}
+    meta: dict[str, Any] = {"seconds": run.seconds, "n_evals": run.n_evals}
     if with_exact:
-        t = _truth(problem)
+        t = exact_truth(problem)
         if t is not None:
             arrays[f"{prefix}truth"] = t
         for j, (e, s) in enumerate(zip(ests, states, strict=True)):
-            arrays[f"{prefix}x{j}"] = _exact_variance(problem, e, n, s)
+            arrays[f"{prefix}x{j}"] = exact_variance(problem, e, n, s)
     return arrays, meta
 
 
