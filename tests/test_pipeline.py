@@ -16,13 +16,15 @@ from vartools.harness.compute import _measure
 from vartools.harness.experiment import Experiment
 from vartools.measure.blocks import (
     block_count,
+    block_spans,
     exact_truth,
     exact_variance,
     measure_blocks,
     warm_state,
 )
+from vartools.measure.columns import by_columns, column_spans, influence_by_columns
 from vartools.measure.executors import map_chunks, resolve_workers
-from vartools.measure.variance import _chunks
+from vartools.measure.statistics import influence, paired_ratio, replicate_stats
 
 TIMING = {"time_per_estimate"}
 
@@ -89,7 +91,7 @@ def test_processes_with_three_workers_and_odd_blocks_agree():
 def test_chunks_cover_every_block_once_in_order():
     for n_blocks in (1, 2, 5, 79, 80):
         for parts in (1, 2, 3, 4, 200):
-            spans = _chunks(n_blocks, parts)
+            spans = block_spans(n_blocks, parts)
             flat = [b for lo, hi in spans for b in range(lo, hi)]
             assert flat == list(range(n_blocks))
             assert all(hi > lo for lo, hi in spans)
@@ -163,3 +165,44 @@ def test_dask_gives_the_serial_numbers_bit_for_bit():
     serial = _measure_all()
     par = _measure_all(executor="dask", workers=2)
     _assert_same_numbers(serial, par)
+
+
+@pytest.mark.parametrize(
+    "shape", [(2000, 1), (999, 2), (1000, 3), (513, 7), (3000, 200), (257, 1041)]
+)
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_statistics_by_column_spans_are_bit_identical(shape, threads):
+    rng = np.random.default_rng(shape[1])
+    r, p = shape
+    e = rng.standard_t(3, size=shape) * rng.uniform(0.1, 10, p) + rng.uniform(-5, 5, p)
+    ref = e + rng.normal(size=shape)
+    truth = rng.normal(size=p)
+    spans = column_spans(p, threads)
+    assert [c for a, b in spans for c in range(a, b)] == list(range(p))
+    assert all(b - a >= 2 for a, b in spans) or spans == [(0, p)]
+    whole = influence(e)
+    split = influence_by_columns(e, threads=threads)
+    for x, y in zip(whole, split, strict=True):
+        assert np.array_equal(x, y)
+    st = replicate_stats(e, truth)
+    st2 = by_columns(lambda a, b: replicate_stats(e[:, a:b], truth[a:b]), p, threads=threads)
+    for k in st:
+        assert np.array_equal(st[k], st2[k], equal_nan=True), k
+    ratio = paired_ratio(e, ref)
+    ratio2 = by_columns(lambda a, b: paired_ratio(e[:, a:b], ref[:, a:b]), p, threads=threads)
+    for x, y in zip(ratio, ratio2, strict=True):
+        assert np.array_equal(x, y, equal_nan=True)
+
+
+def test_summarize_on_threads_gives_the_same_table():
+    prob = vt.Problem(
+        "cat20x50",
+        vt.Categorical(np.random.default_rng(0).normal(size=(20, 50))),
+        lambda z: np.sin(z.sum(-1) / 7.0),
+    )
+    ests = _estimators()[:2]
+    one = vt.measure_variance(prob, ests, n_samples=4, n_reps=600, seed=1, exact=False)
+    two = vt.measure_variance(
+        prob, ests, n_samples=4, n_reps=600, seed=1, exact=False, executor="processes", workers=3
+    )
+    _assert_same_numbers(one, two)

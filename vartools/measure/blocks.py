@@ -40,6 +40,7 @@ __all__ = [
     "BlockResult",
     "BlockRun",
     "block_count",
+    "block_spans",
     "exact_truth",
     "exact_variance",
     "measure_blocks",
@@ -84,6 +85,17 @@ class BlockRun:
 def block_count(n_reps: int, block_size: int) -> int:
     """The number of seed blocks that hold ``n_reps`` replicates (the last may be short)."""
     return -(-n_reps // block_size)
+
+
+def block_spans(n_blocks: int, parts: int) -> list[tuple[int, int]]:
+    """Split ``range(n_blocks)`` into ``min(parts, n_blocks)`` consecutive near-equal spans.
+
+    The unit of work of the executors; the spans never change a number, only where the
+    blocks are computed.
+    """
+    parts = max(1, min(parts, n_blocks))
+    edges = [round(k * n_blocks / parts) for k in range(parts + 1)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def warm_state(problem: Problem, estimator: Estimator, n: int, *, seed: int, warmup: int) -> Any:

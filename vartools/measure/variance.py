@@ -40,15 +40,17 @@ from vartools.measure.blocks import (
     DEFAULT_BLOCK_SIZE,
     BlockRun,
     block_count,
+    block_spans,
     exact_truth,
     exact_variance,
     measure_blocks,
     warm_state,
 )
+from vartools.measure.columns import by_columns, influence_by_columns
 from vartools.measure.executors import map_chunks, resolve_workers
 from vartools.measure.statistics import (
+    Influence,
     aggregate_stats,
-    influence,
     paired_ratio,
     replicate_stats,
 )
@@ -95,8 +97,13 @@ def summarize(
     exact_variances: dict[str, np.ndarray] | None = None,
     reference: str | None = None,
     confidence: float = 0.95,
+    threads: int = 1,
 ) -> pd.DataFrame:
-    """The tidy table for one (problem, n) from the replicate estimates (R, p) of each estimator."""
+    """The tidy table for one (problem, n) from the replicate estimates (R, p) of each estimator.
+
+    ``threads`` > 1 computes the per-coordinate statistics on that many threads, by
+    spans of columns (``vartools.measure.columns``): the same numbers, bit for bit.
+    """
     names = list(problem.dist.param_names)
     p = len(names)
     ref = reference if reference is not None else estimators[0].name
@@ -104,15 +111,38 @@ def summarize(
     # the moments every statistic needs, once per estimator (the same numbers as letting
     # each statistic recompute them): in the estimates' dtype for the paired ratios, in
     # float64 for the rest; the reference's are kept, the others only for their turn
-    ref_moments = influence(estimates[ref])
+    tr = None if truth is None else np.broadcast_to(np.asarray(truth, dtype=np.float64), (p,))
+    ref_e = estimates[ref]
+    ref_moments = influence_by_columns(ref_e, threads=threads)
     for est in estimators:
         e = estimates[est.name]
         r = e.shape[0]
-        own = ref_moments if est.name == ref else influence(e)
-        m64 = own if e.dtype == np.float64 else influence(e.astype(np.float64))
+        own = ref_moments if est.name == ref else influence_by_columns(e, threads=threads)
+        m64 = (
+            own
+            if e.dtype == np.float64
+            else influence_by_columns(e.astype(np.float64), threads=threads)
+        )
         pair = (own, ref_moments)
-        st = replicate_stats(e, truth, confidence=confidence, moments=m64)
-        ratio, rlo, rhi = paired_ratio(e, estimates[ref], confidence=confidence, moments=pair)
+
+        def coords(a: int, b: int, e: Any = e, m64: Any = m64, pair: Any = pair) -> dict:
+            cols = slice(a, b)
+            st = replicate_stats(
+                e[:, cols],
+                None if tr is None else tr[cols],
+                confidence=confidence,
+                moments=_cols(m64, cols),
+            )
+            ratio, lo, hi = paired_ratio(
+                e[:, cols],
+                ref_e[:, cols],
+                confidence=confidence,
+                moments=(_cols(pair[0], cols), _cols(pair[1], cols)),
+            )
+            return {**st, "ratio": ratio, "ratio_lo": lo, "ratio_hi": hi}
+
+        st = by_columns(coords, p, threads=threads)
+        ratio, rlo, rhi = st.pop("ratio"), st.pop("ratio_lo"), st.pop("ratio_hi")
         exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
         t_per = seconds[est.name] / r
         common = {
@@ -173,6 +203,10 @@ def summarize(
     return df[COLUMNS]
 
 
+def _cols(m: Influence, cols: slice) -> Influence:
+    return Influence(m.mean[cols], m.var[cols], m.psi[:, cols])
+
+
 def _reduce(kind: str, v: np.ndarray) -> float:
     return float(v.mean() if kind == "mean" else v.sum() if kind == "trace" else v.max())
 
@@ -209,13 +243,6 @@ def _blocks_chunk(shared: tuple[Any, ...], chunk: tuple[int, int, int, int]) -> 
         n_reps=n_reps,
         states=states[(i, n)],
     )
-
-
-def _chunks(n_blocks: int, parts: int) -> list[tuple[int, int]]:
-    """Split ``range(n_blocks)`` into ``parts`` consecutive ranges of near-equal length."""
-    parts = max(1, min(parts, n_blocks))
-    edges = [round(k * n_blocks / parts) for k in range(parts + 1)]
-    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def measure_variance(
@@ -296,7 +323,7 @@ def measure_variance(
             states[(i, n)] = [warm_state(prob, e, n, seed=seed, warmup=warmup) for e in estimators]
     # serial: one chunk per (problem, n); in parallel, two chunks per worker and (problem,
     # n) keep every worker busy. The chunking never changes a number, only who computes it.
-    spans = _chunks(n_blocks, 1 if n_workers == 1 else 2 * n_workers)
+    spans = block_spans(n_blocks, 1 if n_workers == 1 else 2 * n_workers)
     tasks = [(i, n, lo, hi) for i in range(len(problems)) for n in ns for lo, hi in spans]
     shared = (problems, estimators, states, seed, block_size, n_reps)
     runs = map_chunks(
@@ -337,6 +364,7 @@ def measure_variance(
                     exact_variances=exact_v,
                     reference=reference,
                     confidence=confidence,
+                    threads=n_workers,
                 )
             )
             if bar is not None:
