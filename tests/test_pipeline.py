@@ -6,6 +6,8 @@ executor, worker count or chunking computes the seed blocks.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +25,7 @@ from vartools.measure.blocks import (
     warm_state,
 )
 from vartools.measure.columns import by_columns, column_spans, influence_by_columns
-from vartools.measure.executors import map_chunks, resolve_workers
+from vartools.measure.executors import SharedOutput, forks, map_chunks, resolve_workers
 from vartools.measure.statistics import influence, paired_ratio, replicate_stats
 
 TIMING = {"time_per_estimate"}
@@ -206,3 +208,17 @@ def test_summarize_on_threads_gives_the_same_table():
         prob, ests, n_samples=4, n_reps=600, seed=1, exact=False, executor="processes", workers=3
     )
     _assert_same_numbers(one, two)
+
+
+def test_shared_output_views_and_refuses_wider_dtypes():
+    out = SharedOutput({"a": (3, 2), "b": (4,)})
+    a = out.array("a", np.float64)
+    a[:] = 7.0
+    b = out.array("b", np.float32)
+    b[:] = 1.5
+    assert np.array_equal(out.array("a", np.float64), np.full((3, 2), 7.0))
+    assert np.array_equal(out.array("b", np.float32), np.full(4, 1.5, dtype=np.float32))
+    with pytest.raises(ValueError, match="pass itemsize=16"):
+        out.array("a", np.complex128)
+    assert forks("processes") == sys.platform.startswith("linux")
+    assert not forks("serial") and not forks("dask")

@@ -24,19 +24,21 @@ Example:
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from vartools.core.problem import Problem
 from vartools.core.rng import generator
 from vartools.estimators.composed import Estimator
+from vartools.measure.executors import SharedOutput
 from vartools.oracles import exact as exact_mod
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
+    "BlockPlan",
     "BlockResult",
     "BlockRun",
     "block_count",
@@ -45,6 +47,7 @@ __all__ = [
     "exact_variance",
     "measure_blocks",
     "run_block",
+    "run_chunk",
     "warm_state",
 ]
 
@@ -190,6 +193,51 @@ def measure_blocks(
         secs,
         [int(evals[e.name]) for e in estimators],
     )
+
+
+class BlockPlan(NamedTuple):
+    """What every chunk of a ``measure_variance`` call shares (sent once per worker).
+
+    Attributes:
+        problems: the problems. estimators: the estimators.
+        states: (problem index, n) -> the frozen control-variate states.
+        seed, block_size, n_reps: as in ``measure_blocks``.
+        out: a ``SharedOutput`` with the (n_reps, p) array (problem index, n, estimator
+            index) that forked workers write into, or None to return the estimates.
+    """
+
+    problems: Sequence[Problem]
+    estimators: Sequence[Estimator]
+    states: Mapping[tuple[int, int], Sequence[Any]]
+    seed: int
+    block_size: int
+    n_reps: int
+    out: SharedOutput | None
+
+
+def run_chunk(plan: BlockPlan, chunk: tuple[int, int, int, int]) -> BlockRun:
+    """The seed blocks ``chunk = (problem index, n, lo, hi)`` of ``plan``: what a worker runs.
+
+    With ``plan.out``, the estimates are written into it in place (rows from
+    ``lo * block_size``) and only their dtype goes back, as empty (0, p) arrays.
+    """
+    i, n, lo, hi = chunk
+    run = measure_blocks(
+        plan.problems[i],
+        plan.estimators,
+        n,
+        range(lo, hi),
+        seed=plan.seed,
+        block_size=plan.block_size,
+        n_reps=plan.n_reps,
+        states=plan.states[(i, n)],
+    )
+    if plan.out is None:
+        return run
+    first = lo * plan.block_size
+    for j, e in enumerate(run.estimates):
+        plan.out.array((i, n, j), e.dtype)[first : first + len(e)] = e
+    return BlockRun([e[:0] for e in run.estimates], run.seconds, run.n_evals)
 
 
 def exact_truth(problem: Problem) -> np.ndarray | None:

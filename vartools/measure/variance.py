@@ -38,16 +38,16 @@ from vartools.core.validation import as_finite_array, check_positive_int, short_
 from vartools.estimators.composed import Estimator
 from vartools.measure.blocks import (
     DEFAULT_BLOCK_SIZE,
-    BlockRun,
+    BlockPlan,
     block_count,
     block_spans,
     exact_truth,
     exact_variance,
-    measure_blocks,
+    run_chunk,
     warm_state,
 )
 from vartools.measure.columns import by_columns, influence_by_columns
-from vartools.measure.executors import map_chunks, resolve_workers
+from vartools.measure.executors import SharedOutput, forks, map_chunks, resolve_workers
 from vartools.measure.statistics import (
     Influence,
     aggregate_stats,
@@ -229,22 +229,6 @@ def _as_list(value: Any, name: str, kind: type | tuple[type, ...]) -> list[Any]:
     return items
 
 
-def _blocks_chunk(shared: tuple[Any, ...], chunk: tuple[int, int, int, int]) -> BlockRun:
-    """One chunk of seed blocks ``(problem index, n, lo, hi)``: what a worker runs."""
-    problems, estimators, states, seed, block_size, n_reps = shared
-    i, n, lo, hi = chunk
-    return measure_blocks(
-        problems[i],
-        estimators,
-        n,
-        range(lo, hi),
-        seed=seed,
-        block_size=block_size,
-        n_reps=n_reps,
-        states=states[(i, n)],
-    )
-
-
 def measure_variance(
     problems: Problem | Sequence[Problem],
     estimators: Estimator | Sequence[Estimator],
@@ -325,9 +309,19 @@ def measure_variance(
     # n) keep every worker busy. The chunking never changes a number, only who computes it.
     spans = block_spans(n_blocks, 1 if n_workers == 1 else 2 * n_workers)
     tasks = [(i, n, lo, hi) for i in range(len(problems)) for n in ns for lo, hi in spans]
-    shared = (problems, estimators, states, seed, block_size, n_reps)
+    shm = None
+    if forks(executor):  # the workers write the estimates into shared memory: no pickling
+        shm = SharedOutput(
+            {
+                (i, n, j): (n_reps, prob.dist.n_params)
+                for i, prob in enumerate(problems)
+                for n in ns
+                for j in range(len(estimators))
+            }
+        )
+    plan = BlockPlan(problems, estimators, states, seed, block_size, n_reps, shm)
     runs = map_chunks(
-        _blocks_chunk, shared, tasks, executor=executor, workers=workers, scheduler=scheduler
+        run_chunk, plan, tasks, executor=executor, workers=workers, scheduler=scheduler
     )
     bar = None
     if progress:
@@ -340,7 +334,10 @@ def measure_variance(
         for n in ns:
             mine = [run for task, run in zip(tasks, runs, strict=True) if task[:2] == (i, n)]
             estimates = {
-                name: _join([run.estimates[j] for run in mine]) for j, name in enumerate(names)
+                name: _join([run.estimates[j] for run in mine])
+                if shm is None
+                else shm.array((i, n, j), mine[0].estimates[j].dtype)
+                for j, name in enumerate(names)
             }
             secs = {name: sum(run.seconds[j] for run in mine) for j, name in enumerate(names)}
             evals = dict(zip(names, mine[-1].n_evals, strict=True))
