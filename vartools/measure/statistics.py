@@ -200,9 +200,10 @@ def aggregate_stats(
     _, var, psi = _influence(np.asarray(e, dtype=np.float64), moments)
     out: dict[str, dict[str, float]] = {}
     p = var.shape[0]
+    row_sums = psi.sum(axis=1)  # (R,), once for both aggregates
     for name, scale in (("mean", 1.0 / p), ("trace", 1.0)):
         v = var.sum() * scale
-        se = (psi.sum(axis=1) * scale).std(ddof=1) / np.sqrt(r)
+        se = (row_sums * scale).std(ddof=1) / np.sqrt(r)
         lo, hi = _log_ci(np.asarray(v), np.asarray(se), z)
         out[name] = {
             "variance": float(v),
