@@ -7,6 +7,11 @@ whole call at R = 20,000 replicates with ``executor="serial"`` and with
 and prints the median times and the median of the per-round speed-ups (serial time /
 processes time). The target is a speed-up of at least 1.7 on 2 processes.
 
+Machine ceiling: each round also times a pure-CPU job (a NumPy loop on a small array,
+no memory traffic) twice in this process and once in each of 2 forked processes. Its
+speed-up is what the machine gives two processes at that moment: about 2 on two idle
+cores, about 1.1 when another user's job holds one of the two cores.
+
 Correctness gate: in every round, the two tables must be equal in every column but the
 timing column ``time_per_estimate`` (exact equality, NaN = NaN); otherwise the run exits
 with status 1. ``--require X`` also exits with status 1 when a workload's median
@@ -54,6 +59,31 @@ def _same(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
     return bad
 
 
+def _spin(_: Any = None) -> float:
+    """A pure-CPU job: NumPy on a 100 x 100 array, 60,000 times (no memory traffic)."""
+    a = np.random.default_rng(0).random((100, 100))
+    total = 0.0
+    for _ in range(60_000):
+        total += float((a * a).sum())
+    return total
+
+
+def _ceiling() -> float:
+    """The speed-up two forked processes get on ``_spin`` now (serial time / parallel time)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    t0 = time.perf_counter()
+    _spin(), _spin()
+    serial = time.perf_counter() - t0
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        list(pool.map(_spin, [0]))  # start the workers outside the timing
+        t0 = time.perf_counter()
+        list(pool.map(_spin, [0, 1]))
+        par = time.perf_counter() - t0
+    return serial / par
+
+
 def _run(key: str, reps: int, executor: str, workers: int | None) -> tuple[float, pd.DataFrame]:
     w = WORKLOADS[key]
     ests = [make("float64") for make in w.estimator.values()]
@@ -91,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         k: {c: [] for c, _ in contenders} for k in args.workloads
     }
     status, identical = 0, True
+    ceilings: list[float] = []
     for rnd in range(args.rounds):
         jobs = [(k, c) for k in args.workloads for c in contenders]
         order.shuffle(jobs)
@@ -104,11 +135,12 @@ def main(argv: list[str] | None = None) -> int:
             if bad:
                 print(f"round {rnd}: {key}: serial and processes differ in {bad}")
                 status, identical = 1, False
+        ceilings.append(_ceiling())
         line = ", ".join(
             f"{k} {times[k]['serial'][-1]:.2f}/{times[k]['processes'][-1]:.2f} s"
             for k in args.workloads
         )
-        print(f"round {rnd}: serial/processes {line}")
+        print(f"round {rnd}: serial/processes {line}; pure-CPU ceiling {ceilings[-1]:.2f}x")
     print()
     print("| workload | serial (median s) | processes (median s) | speed-up (median) | min | max |")
     print("|---|---|---|---|---|---|")
@@ -124,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         out[key] = {"serial": s.tolist(), "processes": p.tolist(), "speedup": med}
         if args.require is not None and med < args.require:
             status = 1
+    print(f"pure-CPU ceiling of 2 processes (median of rounds): {np.median(ceilings):.2f}x")
+    out["ceiling"] = ceilings
     load1 = os.getloadavg()
     print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
     print("tables identical in every non-timing column:", "yes" if identical else "NO")
