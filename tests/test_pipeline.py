@@ -14,6 +14,9 @@ import pytest
 from conftest import bern_problem, cat_problem
 
 import vartools as vt
+from vartools.catalogue import sbn
+from vartools.core.optim import sgd
+from vartools.core.rng import generator
 from vartools.harness.compute import _measure
 from vartools.harness.experiment import Experiment
 from vartools.measure.blocks import (
@@ -27,6 +30,7 @@ from vartools.measure.blocks import (
 from vartools.measure.columns import by_columns, column_spans, influence_by_columns
 from vartools.measure.executors import SharedOutput, forks, map_chunks, resolve_workers
 from vartools.measure.statistics import influence, paired_ratio, replicate_stats
+from vartools.measure.training import train
 
 TIMING = {"time_per_estimate"}
 
@@ -222,3 +226,46 @@ def test_shared_output_views_and_refuses_wider_dtypes():
         out.array("a", np.complex128)
     assert forks("processes") == sys.platform.startswith("linux")
     assert not forks("serial") and not forks("dask")
+
+
+def test_train_is_seeded_by_its_node_and_checkpoints_see_theta_before_the_update():
+    seen: dict[int, np.ndarray] = {}
+
+    def grad(step, theta, rng):
+        return theta + rng.standard_normal(theta.shape)
+
+    def run(key, record=False):
+        return train(
+            np.array([1.0, -2.0]),
+            grad,
+            sgd(0.1),
+            steps=5,
+            seed=3,
+            key=key,
+            checkpoints=[0, 5],
+            on_checkpoint=(lambda s, th, sec: seen.__setitem__(s, th.copy())) if record else None,
+        )
+
+    a, b, c = run(("p", "train"), record=True), run(("p", "train")), run(("q", "train"))
+    assert np.array_equal(a.theta, b.theta) and not np.array_equal(a.theta, c.theta)
+    assert np.array_equal(seen[0], [1.0, -2.0]) and np.array_equal(seen[5], a.theta)
+    # by hand: the same node, the same updates
+    rng, theta = generator(3, "p", "train"), np.array([1.0, -2.0])
+    for _ in range(5):
+        theta = theta - 0.1 * (theta + rng.standard_normal(2))
+    assert np.array_equal(theta, a.theta)
+    with pytest.raises(ValueError, match="checkpoints must lie in"):
+        train(np.zeros(1), grad, sgd(0.1), steps=2, seed=0, key=("k",), checkpoints=[3])
+
+
+def test_train_sbn_takes_its_randomness_from_the_seed_tree_only(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("train_sbn must not call np.random.default_rng")
+
+    monkeypatch.setattr(np.random, "default_rng", refuse)
+    snaps, curve = sbn.train_sbn(6, seed=4, snapshots=(0, 6), elbo_every=3)
+    again, curve2 = sbn.train_sbn(6, seed=4, snapshots=(6,), elbo_every=3)
+    assert np.array_equal(snaps[6].w_enc, again[6].w_enc)
+    assert curve == curve2 and [s for s, _ in curve] == [0, 3, 6]
+    other, _ = sbn.train_sbn(6, seed=5, snapshots=(6,))
+    assert not np.array_equal(other[6].w_enc, snaps[6].w_enc)
