@@ -13,7 +13,7 @@ from conftest import ATOL, bern_problem, cat1_problem, cat_problem
 
 import vartools as vt
 from vartools.core.control_variate import ControlVariate, subtract_baseline
-from vartools.measure.variance import warm_state
+from vartools.measure.blocks import warm_state
 from vartools.oracles import exact
 
 PROBLEMS = {"bern3": bern_problem, "cat2x3": cat_problem, "cat4": cat1_problem}

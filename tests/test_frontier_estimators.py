@@ -30,7 +30,7 @@ from vartools.estimators.rodeo import rodeo
 from vartools.estimators.tuned import fitted_coefficients
 from vartools.estimators.unordered_set import set_probability, unordered_set, unordered_set_moments
 from vartools.estimators.vimco import MultiSample, multi_sample_problem, vimco, vimco_signals
-from vartools.measure.variance import warm_state
+from vartools.measure.blocks import warm_state
 from vartools.oracles.exact import exact_expectation, exact_gradient, exact_moments, rloo_variance
 
 W = np.array([[0.0, 1.0, -0.5], [1.0, 0.0, 0.7], [-0.5, 0.7, 0.0]])

@@ -13,6 +13,7 @@ import jax_models as jm  # noqa: E402
 import vartools as vt  # noqa: E402
 from vartools.measure import rows as variance_rows  # noqa: E402
 from vartools.measure import statistics, variance
+from vartools.measure.blocks import run_block
 from vartools.measure.statistics import aggregate_stats, paired_ratio  # noqa: E402
 
 ESTS = [
@@ -81,7 +82,7 @@ def test_block_ratio_and_ci_equal_the_whole_model_formulas_on_the_block():
     prob = jm.policy_problem()
     rng_est = {}
     for e in ESTS:
-        res = variance.run_block(prob, [e], 4, 0, 256, seed=3)
+        res = run_block(prob, [e], 4, 0, 256, seed=3)
         rng_est[e.name] = res.estimates[e.name]
     b0, b1 = 0, 8  # policy.b1
     est, ref = rng_est["sf+loo"], rng_est["sf"]

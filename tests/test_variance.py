@@ -15,8 +15,9 @@ from scipy import stats
 
 import vartools as vt
 from vartools.core import rng as rng_mod
+from vartools.measure.blocks import run_block, warm_state
 from vartools.measure.statistics import replicate_stats
-from vartools.measure.variance import COLUMNS, run_block, warm_state
+from vartools.measure.variance import COLUMNS
 from vartools.oracles import exact
 
 B_CONST = 1.0

@@ -306,63 +306,64 @@ def train_blr(
 
 
 def _train_blr(data: LogisticData, estimator: Any, config: TrainConfig, *, seed: int):
-    import time
-
     from vartools.core.optim import cosine_decay, sgd
     from vartools.core.rng import generator
     from vartools.measure.statistics import aggregate_stats
+    from vartools.measure.training import train
 
     d = data.dim
-    theta = np.zeros(2 * d)
-    opt = sgd(cosine_decay(config.lr, config.steps))
-    opt_state = opt.init(theta)
     batches = generator(seed, "minibatches")
-    rng = generator(seed, "train", estimator.name)
     full = blr_problem(data)
-    state = estimator.init(full)
-    checkpoints = set(config.checkpoints())
+    carry = {"state": estimator.init(full)}
     rows: list[dict[str, Any]] = []
-    spent = 0.0
-    for step in range(config.steps + 1):
+
+    def gradient(step: int, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         mean, log_scale = theta[:d], theta[d:]
-        if step in checkpoints:
-            prob = blr_problem(data, mean, log_scale)
-            el, el_se = elbo(
-                data,
-                mean,
-                log_scale,
-                rng=generator(seed, "elbo", step),
-                n_samples=config.elbo_samples,
-            )
-            mrng = generator(seed, "measure", step)
-            with np.errstate(over="ignore"):
-                est, _ = estimator(prob, 1, rng=mrng, reps=(config.n_reps,), state=state)
-            for block, sl in (("loc", slice(0, d)), ("log_scale", slice(d, 2 * d))):
-                agg = aggregate_stats(est[:, sl])
-                for kind in ("mean", "max"):
-                    rows.append(
-                        {
-                            "estimator": estimator.name,
-                            "step": step,
-                            "elbo": el,
-                            "elbo_se": el_se,
-                            "block": block,
-                            "reduce": kind,
-                            "variance": agg[kind]["variance"],
-                            "variance_lo": agg[kind]["variance_lo"],
-                            "variance_hi": agg[kind]["variance_hi"],
-                            "n_reps": config.n_reps,
-                            "train_seconds": spent,
-                        }
-                    )
-        if step == config.steps:
-            break
-        t0 = time.perf_counter()
         idx = batches.choice(data.n_points, size=config.batch_size, replace=False)
         prob = blr_problem(data, mean, log_scale, batch=idx)
-        g, state = estimator(prob, config.n_samples, rng=rng, state=state)
-        grad = -g + kl_gradient(mean, log_scale)
-        delta, opt_state = opt.update(grad, opt_state, step)
-        theta = theta + delta
-        spent += time.perf_counter() - t0
+        g, carry["state"] = estimator(prob, config.n_samples, rng=rng, state=carry["state"])
+        return -g + kl_gradient(mean, log_scale)
+
+    def checkpoint(step: int, theta: np.ndarray, spent: float) -> None:
+        mean, log_scale = theta[:d], theta[d:]
+        prob = blr_problem(data, mean, log_scale)
+        el, el_se = elbo(
+            data,
+            mean,
+            log_scale,
+            rng=generator(seed, "elbo", step),
+            n_samples=config.elbo_samples,
+        )
+        mrng = generator(seed, "measure", step)
+        with np.errstate(over="ignore"):
+            est, _ = estimator(prob, 1, rng=mrng, reps=(config.n_reps,), state=carry["state"])
+        for block, sl in (("loc", slice(0, d)), ("log_scale", slice(d, 2 * d))):
+            agg = aggregate_stats(est[:, sl])
+            for kind in ("mean", "max"):
+                rows.append(
+                    {
+                        "estimator": estimator.name,
+                        "step": step,
+                        "elbo": el,
+                        "elbo_se": el_se,
+                        "block": block,
+                        "reduce": kind,
+                        "variance": agg[kind]["variance"],
+                        "variance_lo": agg[kind]["variance_lo"],
+                        "variance_hi": agg[kind]["variance_hi"],
+                        "n_reps": config.n_reps,
+                        "train_seconds": spent,
+                    }
+                )
+
+    train(
+        np.zeros(2 * d),
+        gradient,
+        sgd(cosine_decay(config.lr, config.steps)),
+        steps=config.steps,
+        seed=seed,
+        key=("train", estimator.name),
+        checkpoints=config.checkpoints(),
+        on_checkpoint=checkpoint,
+    )
     return pd.DataFrame(rows)

@@ -45,9 +45,11 @@ from vartools.core.batch import Batch
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET, Distribution
 from vartools.core.optim import adam
 from vartools.core.problem import Problem
+from vartools.core.rng import generator
 from vartools.core.validation import as_finite_array, check_positive_int
 from vartools.distributions.discrete import Bernoulli
 from vartools.estimators.base import BaseEstimator, chain_rule_estimator
+from vartools.measure.training import train
 
 __all__ = [
     "SBN",
@@ -190,9 +192,15 @@ def train_sbn(
 ) -> tuple[dict[int, SBN], list[tuple[int, float]]]:
     """Maximise the ELBO on the binarised digits with Adam; encoder by RLOO.
 
+    Runs the one training loop, ``vartools.measure.training.train``. Every random number
+    comes from the seed tree of ``seed`` (``vartools.core.rng``): the initial weights from
+    node ("sbn", "init"), the minibatches and latent draws of the steps from ("sbn",
+    "train"), and the Monte Carlo ELBO at step s from ("sbn", "elbo", s), so the curve's
+    points do not depend on which other points are recorded.
+
     Args:
         steps: optimisation steps.
-        seed: seed of the initialisation, the minibatches and the latent draws.
+        seed: root of the seed tree.
         n_latent: K.
         batch: examples per minibatch.
         samples: z draws per example (RLOO needs >= 2).
@@ -205,27 +213,35 @@ def train_sbn(
     """
     check_positive_int(samples, "samples", minimum=2)
     data = _digits()
-    rng = np.random.default_rng(seed)
-    model = SBN.init(n_latent, data.shape[1], rng=rng)
-    opt = adam(lr)
-    theta = _flat(model)
-    state = opt.init(theta)
+    like = SBN.init(n_latent, data.shape[1], rng=generator(seed, "sbn", "init"))
     snaps: dict[int, SBN] = {}
     curve: list[tuple[int, float]] = []
-    eval_rng = np.random.default_rng([seed, 1])
-    for step in range(steps + 1):
-        model = _unflat(theta, model)
-        if step in snapshots:
-            snaps[step] = model
-        if elbo_every and step % elbo_every == 0:
-            curve.append((step, model.elbo(data, rng=eval_rng)))
-        if step == steps:
-            break
+
+    def gradient(step: int, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        model = _unflat(theta, like)
         x = data[rng.integers(0, len(data), batch)]
         q = special.expit(model.encoder_logits(x))
         z = (rng.random((samples, *q.shape)) < q).astype(np.float64)
-        delta, state = opt.update(-_flat(_grads(model, x, z)), state, step)
-        theta = theta + delta
+        return -_flat(_grads(model, x, z))  # ascent on the ELBO
+
+    def checkpoint(step: int, theta: np.ndarray, seconds: float) -> None:
+        model = _unflat(theta, like)
+        if step in snapshots:
+            snaps[step] = model
+        if elbo_every and step % elbo_every == 0:
+            curve.append((step, model.elbo(data, rng=generator(seed, "sbn", "elbo", step))))
+
+    marks = set(snapshots) | (set(range(0, steps + 1, elbo_every)) if elbo_every else set())
+    train(
+        _flat(like),
+        gradient,
+        adam(lr),
+        steps=steps,
+        seed=seed,
+        key=("sbn", "train"),
+        checkpoints=sorted(marks),
+        on_checkpoint=checkpoint,
+    )
     return snaps, curve
 
 

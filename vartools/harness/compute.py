@@ -6,14 +6,15 @@ source texts the task carries, or the in-process object registered in ``_INLINE`
 the serial executor), checks that its fingerprint is the task's (else
 ``StaleDefinitionError``), caches it per process, and returns arrays: ``_measure`` runs the seed
 blocks of (problem, n) for every applicable estimator (plus the exact truth and
-variances when asked), ``_train`` runs a training trajectory and records its
-checkpoints. Seeds come from the seed tree only (``run_block``'s block nodes,
+variances when asked, all by ``vartools.measure.blocks``, the code of
+``measure_variance``), ``_train`` runs a training trajectory with the one training
+loop (``vartools.measure.training.train``) and records its checkpoints. Seeds come
+from the seed tree only (``measure_blocks``' block nodes,
 ``_checkpoint_seed`` for a checkpoint), never from the process or the order.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,8 @@ from vartools.harness.fingerprint import (
     vartools_digest,
 )
 from vartools.harness.loading import experiment_from_sources, load_sources
-from vartools.measure.variance import run_block, warm_state
+from vartools.measure.blocks import exact_truth, exact_variance, measure_blocks, warm_state
+from vartools.measure.training import train
 from vartools.oracles import exact as exact_mod
 
 __all__ = ["compute_cell"]
@@ -85,22 +87,6 @@ def _built(task: CellTask) -> _Built:
     return b
 
 
-def _truth(problem: Problem) -> np.ndarray | None:
-    if not exact_mod.has_oracle(problem):
-        return None
-    try:
-        return exact_mod.exact_gradient(problem)
-    except NoOracleError:
-        return None
-
-
-def _exact_variance(problem: Problem, est: Estimator, n: int, state: Any) -> np.ndarray:
-    try:
-        return exact_mod.exact_moments(problem, est, n, state=state)[1]
-    except NoOracleError:
-        return np.full(problem.dist.n_params, np.nan)
-
-
 def _measure(
     exp: Experiment,
     problem: Problem,
@@ -111,25 +97,26 @@ def _measure(
     with_exact: bool,
     prefix: str,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    # the same block computation, truth and exact variance as measure_variance
     states = [warm_state(problem, e, n, seed=seed, warmup=exp.warmup) for e in ests]
-    parts: list[list[np.ndarray]] = [[] for _ in ests]
-    secs = [0.0] * len(ests)
-    evals: dict[str, int] = {}
-    for b in blocks:
-        size = min(exp.layout.block_size, exp.n_reps - b * exp.layout.block_size)
-        res = run_block(problem, ests, n, b, size, seed=seed, states=states)
-        for j, e in enumerate(ests):
-            parts[j].append(res.estimates[e.name])
-            secs[j] += res.seconds[e.name]
-        evals = res.n_evals
-    arrays = {f"{prefix}e{j}": np.concatenate(parts[j]) for j in range(len(ests))}
-    meta: dict[str, Any] = {"seconds": secs, "n_evals": [int(evals[e.name]) for e in ests]}
+    run = measure_blocks(
+        problem,
+        ests,
+        n,
+        blocks,
+        seed=seed,
+        block_size=exp.layout.block_size,
+        n_reps=exp.n_reps,
+        states=states,
+    )
+    arrays = {f"{prefix}e{j}": e for j, e in enumerate(run.estimates)}
+    meta: dict[str, Any] = {"seconds": run.seconds, "n_evals": run.n_evals}
     if with_exact:
-        t = _truth(problem)
+        t = exact_truth(problem)
         if t is not None:
             arrays[f"{prefix}truth"] = t
         for j, (e, s) in enumerate(zip(ests, states, strict=True)):
-            arrays[f"{prefix}x{j}"] = _exact_variance(problem, e, n, s)
+            arrays[f"{prefix}x{j}"] = exact_variance(problem, e, n, s)
     return arrays, meta
 
 
@@ -159,37 +146,43 @@ def _train(task: CellTask, b: _Built) -> tuple[dict[str, np.ndarray], dict[str, 
     problem = b.problem(task.key.point)
     est = traj.build_estimator()
     opt = traj.optimizer
-    theta = np.array(problem.dist.params, dtype=np.float64)
-    opt_state = opt.init(theta)
-    est_state = est.init(problem)
-    rng = generator(task.seed, problem.name, "train")
-    checkpoints = set(traj.checkpoints())
     thetas, losses, exact_flags, emas = [], [], [], []
-    m = v = np.zeros_like(theta)
+    zeros = np.zeros(problem.dist.n_params)
+    carry: dict[str, Any] = {"state": est.init(problem), "m": zeros, "v": zeros}
     decay = traj.ema_decay
-    t0 = time.perf_counter()
-    for step in range(traj.steps + 1):
+
+    def gradient(step: int, theta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         prob = problem.with_params(theta)
-        if step in checkpoints:
-            loss, is_exact = _loss(exp, prob, task.seed, step)
-            thetas.append(theta.copy())
-            losses.append(loss)
-            exact_flags.append(is_exact)
-            if decay is not None and step > 0:
-                m_hat, v_hat = m / (1 - decay**step), v / (1 - decay**step)
-                emas.append(float(np.mean(np.maximum(v_hat - m_hat**2, 0.0))))
-            else:
-                emas.append(np.nan)
-        if step == traj.steps:
-            break
-        g, est_state = est(prob, traj.n, rng=rng, state=est_state)
+        g, carry["state"] = est(prob, traj.n, rng=rng, state=carry["state"])
         if traj.extra_grad is not None:
             g = g + np.asarray(traj.extra_grad(prob), dtype=np.float64)
         if decay is not None:
-            m = decay * m + (1 - decay) * g
-            v = decay * v + (1 - decay) * g * g
-        delta, opt_state = opt.update(-g if traj.maximize else g, opt_state, step)
-        theta = theta + delta
+            carry["m"] = decay * carry["m"] + (1 - decay) * g
+            carry["v"] = decay * carry["v"] + (1 - decay) * g * g
+        return -g if traj.maximize else g
+
+    def checkpoint(step: int, theta: np.ndarray, seconds: float) -> None:
+        loss, is_exact = _loss(exp, problem.with_params(theta), task.seed, step)
+        thetas.append(theta.copy())
+        losses.append(loss)
+        exact_flags.append(is_exact)
+        if decay is not None and step > 0:
+            m_hat = carry["m"] / (1 - decay**step)
+            v_hat = carry["v"] / (1 - decay**step)
+            emas.append(float(np.mean(np.maximum(v_hat - m_hat**2, 0.0))))
+        else:
+            emas.append(np.nan)
+
+    run = train(
+        problem.dist.params,
+        gradient,
+        opt,
+        steps=traj.steps,
+        seed=task.seed,
+        key=(problem.name, "train"),
+        checkpoints=traj.checkpoints(),
+        on_checkpoint=checkpoint,
+    )
     arrays = {
         "theta": np.array(thetas),
         "loss": np.array(losses),
@@ -197,7 +190,7 @@ def _train(task: CellTask, b: _Built) -> tuple[dict[str, np.ndarray], dict[str, 
         "ema": np.array(emas),
     }
     return arrays, {
-        "seconds_train": time.perf_counter() - t0,
+        "seconds_train": run.seconds,
         "estimator": est.name,
         "optimizer": opt.name,
     }

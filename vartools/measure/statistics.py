@@ -25,12 +25,20 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import stats
 
-__all__ = ["aggregate_stats", "group_aggregates", "paired_ratio", "replicate_stats", "z_value"]
+__all__ = [
+    "Influence",
+    "aggregate_stats",
+    "group_aggregates",
+    "influence",
+    "paired_ratio",
+    "replicate_stats",
+    "z_value",
+]
 
 #: Largest number of (replicate x coordinate) float64 entries held at once by the
 #: column-chunked statistics (``group_aggregates``): 2**23, 64 MiB.
@@ -44,14 +52,43 @@ def z_value(confidence: float) -> float:
     return float(stats.norm.ppf(0.5 + confidence / 2))
 
 
-def _influence(e: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class Influence(NamedTuple):
+    """The per-coordinate moments of replicates ``e`` (R, p) that every statistic uses.
+
+    Attributes:
+        mean: (p,) replicate mean.
+        var: (p,) unbiased replicate variance s^2.
+        psi: (R, p) influence of the variance, (e_r - mean)^2 - s^2. Read-only by
+            contract: the statistics below never modify it, so one ``Influence`` can
+            serve them all (``summarize`` computes it once per estimator).
+    """
+
+    mean: np.ndarray
+    var: np.ndarray
+    psi: np.ndarray
+
+
+def influence(e: np.ndarray) -> Influence:
+    """The ``Influence`` of replicates ``e`` (R, p), in the dtype of ``e``."""
     mean = e.mean(axis=0)
     d2 = e - mean
     d2 *= d2  # in place: one (R, p) temporary, which becomes psi
     r = e.shape[0]
     var = d2.sum(axis=0) / (r - 1)
     d2 -= var
-    return mean, var, d2
+    return Influence(mean, var, d2)
+
+
+def _influence(e: np.ndarray, given: Influence | None) -> Influence:
+    if given is None:
+        return influence(e)
+    if given.psi.shape != e.shape or given.psi.dtype != e.dtype:
+        raise ValueError(
+            f"the influence given has shape {given.psi.shape} and dtype {given.psi.dtype}, "
+            f"but the replicates have {e.shape} and {e.dtype}; pass influence(e) of these "
+            "replicates (or None)"
+        )
+    return given
 
 
 def _log_ci(v: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -61,9 +98,16 @@ def _log_ci(v: np.ndarray, se: np.ndarray, z: float) -> tuple[np.ndarray, np.nda
 
 
 def replicate_stats(
-    e: np.ndarray, truth: Any = None, *, confidence: float = 0.95
+    e: np.ndarray,
+    truth: Any = None,
+    *,
+    confidence: float = 0.95,
+    moments: Influence | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-coordinate statistics of replicate estimates ``e`` (R, p).
+
+    ``moments`` is ``influence(e)`` of the float64 replicates when the caller has it
+    already (the same numbers, computed once).
 
     Returns:
         Arrays of shape (p,): mean, mean_se, bias, bias_se (NaN without truth),
@@ -75,7 +119,7 @@ def replicate_stats(
         raise ValueError(f"e must have shape (R, p) with R >= 2 replicates, got {e.shape}")
     r = e.shape[0]
     z = z_value(confidence)
-    mean, var, psi = _influence(e)
+    mean, var, psi = _influence(e, moments)
     var_se = psi.std(axis=0, ddof=1) / np.sqrt(r)
     lo, hi = _log_ci(var, var_se, z)
     mean_se = np.sqrt(var / r)
@@ -86,7 +130,9 @@ def replicate_stats(
         t = np.broadcast_to(np.asarray(truth, dtype=np.float64), mean.shape)
         bias = mean - t
         bias_se = mean_se
-        mse = ((e - t) ** 2).mean(axis=0)
+        sq = e - t
+        sq *= sq  # in place: one (R, p) temporary instead of two (x * x is x ** 2, bit for bit)
+        mse = sq.mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         snr = np.abs(mean) / np.sqrt(var)
     return {
@@ -104,7 +150,12 @@ def replicate_stats(
 
 
 def paired_ratio(
-    e_a: np.ndarray, e_b: np.ndarray, *, confidence: float = 0.95, reduce: str | None = None
+    e_a: np.ndarray,
+    e_b: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    reduce: str | None = None,
+    moments: tuple[Influence, Influence] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Variance ratio Var(a) / Var(b) with a paired delta-method CI on the log scale.
 
@@ -114,6 +165,7 @@ def paired_ratio(
         confidence: CI level.
         reduce: None for per-coordinate ratios, "mean" for the ratio of the mean
             variances over coordinates.
+        moments: ``(influence(e_a), influence(e_b))`` when the caller has them already.
 
     Returns:
         (ratio, lo, hi), each (p,) or scalar arrays with ``reduce``.
@@ -124,8 +176,8 @@ def paired_ratio(
         )
     z = z_value(confidence)
     r = e_a.shape[0]
-    _, va, pa = _influence(e_a)
-    _, vb, pb = _influence(e_b)
+    _, va, pa = _influence(e_a, moments[0] if moments is not None else None)
+    _, vb, pb = _influence(e_b, moments[1] if moments is not None else None)
     if reduce == "mean":
         va, vb, pa, pb = va.mean(), vb.mean(), pa.mean(axis=1), pb.mean(axis=1)
     elif reduce is not None:
@@ -139,8 +191,12 @@ def paired_ratio(
     return ratio, ratio * np.exp(-z * se), ratio * np.exp(z * se)
 
 
-def aggregate_stats(e: np.ndarray, *, confidence: float = 0.95) -> dict[str, dict[str, float]]:
+def aggregate_stats(
+    e: np.ndarray, *, confidence: float = 0.95, moments: Influence | None = None
+) -> dict[str, dict[str, float]]:
     """Variance aggregated over coordinates: "mean", "trace" (with CIs) and "max".
+
+    ``moments`` is ``influence(e)`` of the float64 replicates when the caller has it.
 
     Returns:
         {name: {"variance", "variance_se", "variance_lo", "variance_hi"}}; "max" reports
@@ -148,12 +204,13 @@ def aggregate_stats(e: np.ndarray, *, confidence: float = 0.95) -> dict[str, dic
     """
     z = z_value(confidence)
     r = e.shape[0]
-    _, var, psi = _influence(np.asarray(e, dtype=np.float64))
+    _, var, psi = _influence(np.asarray(e, dtype=np.float64), moments)
     out: dict[str, dict[str, float]] = {}
     p = var.shape[0]
+    row_sums = psi.sum(axis=1)  # (R,), once for both aggregates
     for name, scale in (("mean", 1.0 / p), ("trace", 1.0)):
         v = var.sum() * scale
-        se = (psi.sum(axis=1) * scale).std(ddof=1) / np.sqrt(r)
+        se = (row_sums * scale).std(ddof=1) / np.sqrt(r)
         lo, hi = _log_ci(np.asarray(v), np.asarray(se), z)
         out[name] = {
             "variance": float(v),
@@ -211,9 +268,9 @@ def group_aggregates(
     vmax, semax = np.full(ng, -np.inf), np.zeros(ng)
     for c0 in range(0, p, width):
         c1 = min(p, c0 + width)
-        _, var, psi = _influence(np.asarray(e[:, c0:c1], dtype=np.float64))
+        _, var, psi = influence(np.asarray(e[:, c0:c1], dtype=np.float64))
         if ref is not None:
-            _, vref, pref = _influence(np.asarray(ref[:, c0:c1], dtype=np.float64))
+            _, vref, pref = influence(np.asarray(ref[:, c0:c1], dtype=np.float64))
         for g, (g0, g1) in enumerate(groups):
             lo, hi = max(g0, c0) - c0, min(g1, c1) - c0
             if lo >= hi:

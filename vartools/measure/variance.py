@@ -26,19 +26,27 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from vartools.core.errors import NoOracleError
 from vartools.core.problem import Problem
-from vartools.core.rng import generator, resolve_seed
+from vartools.core.rng import resolve_seed
 from vartools.core.validation import as_finite_array, check_positive_int, short_repr
 from vartools.estimators.composed import Estimator
+from vartools.measure.blocks import (
+    DEFAULT_BLOCK_SIZE,
+    BlockPlan,
+    block_count,
+    block_spans,
+    exact_truth,
+    exact_variance,
+    run_chunk,
+    warm_state,
+)
+from vartools.measure.executors import SharedOutput, forks, map_chunks, resolve_workers
 from vartools.measure.rows import (
     aggregate_groups,
     block_ranges,
@@ -47,19 +55,8 @@ from vartools.measure.rows import (
     rows_mode,
 )
 from vartools.measure.statistics import paired_ratio, replicate_stats
-from vartools.oracles import exact as exact_mod
 
-__all__ = [
-    "DEFAULT_BLOCK_SIZE",
-    "BlockResult",
-    "measure_variance",
-    "run_block",
-    "summarize",
-    "warm_state",
-]
-
-#: Replicates per seed block (the unit of seeding and of vectorised work).
-DEFAULT_BLOCK_SIZE = 256
+__all__ = ["COLUMNS", "measure_variance", "summarize"]
 
 COLUMNS = [
     "problem",
@@ -89,66 +86,6 @@ COLUMNS = [
 ]
 
 
-@dataclass
-class BlockResult:
-    """Estimates of one seed block for several estimators.
-
-    Attributes:
-        estimates: estimator name -> (block_size, p) estimates.
-        seconds: estimator name -> wall time of the block.
-        n_evals: estimator name -> f evaluations per estimate.
-    """
-
-    estimates: dict[str, np.ndarray]
-    seconds: dict[str, float]
-    n_evals: dict[str, int]
-
-
-def warm_state(problem: Problem, estimator: Estimator, n: int, *, seed: int, warmup: int) -> Any:
-    """The control-variate state after ``warmup`` single batches at the frozen parameters."""
-    state = estimator.init(problem)
-    if estimator.stateful and warmup > 0:
-        rng = generator(seed, problem.name, n, "warmup")
-        for _ in range(warmup):
-            _, state = estimator(problem, n, rng=rng, state=state)
-    return state
-
-
-def run_block(
-    problem: Problem,
-    estimators: Sequence[Estimator],
-    n: int,
-    block: int,
-    size: int,
-    *,
-    seed: int,
-    states: Sequence[Any] | None = None,
-) -> BlockResult:
-    """Draw ``size`` replicate estimates of every estimator from seed block ``block``.
-
-    Every estimator gets a generator for the same seed-tree node (common random
-    numbers). ``states`` are the frozen control-variate states (default: initial).
-    """
-    out = BlockResult({}, {}, {})
-    for i, est in enumerate(estimators):
-        state = states[i] if states is not None else None
-        rng = generator(seed, problem.name, n, block)
-        t0 = time.perf_counter()
-        batch, _ = est.batch(problem, n, rng=rng, reps=(size,), state=state)
-        e = batch.estimate
-        out.seconds[est.name] = time.perf_counter() - t0
-        out.estimates[est.name] = e
-        out.n_evals[est.name] = batch.n_evals
-    return out
-
-
-def _exact_or_nan(problem: Problem, est: Estimator, n: int, state: Any, p: int) -> np.ndarray:
-    try:
-        return exact_mod.exact_moments(problem, est, n, state=state)[1]
-    except NoOracleError:
-        return np.full(p, np.nan)
-
-
 def summarize(
     problem: Problem,
     estimators: Sequence[Estimator],
@@ -169,7 +106,7 @@ def summarize(
     coordinate "(mean)", "(trace)", "(max)"), "blocks" (the aggregates over all
     coordinates and per parameter block: kind "block_mean", "block_trace", "block_max",
     coordinate the block's name), "all" (both), or "auto" (default: "coordinates" up to
-    ``MAX_COORDINATE_ROWS`` coordinates, else "blocks"; ``vartools.variance_rows``).
+    ``MAX_COORDINATE_ROWS`` coordinates, else "blocks"; ``vartools.measure.rows``).
     Statistics of many coordinates are computed over chunks of columns, in bounded memory.
     """
     p = problem.dist.n_params
@@ -274,10 +211,19 @@ def measure_variance(
     warmup: int = 50,
     block_size: int = DEFAULT_BLOCK_SIZE,
     confidence: float = 0.95,
+    executor: str = "serial",
+    workers: int | None = None,
+    scheduler: str | None = None,
     progress: bool = False,
     rows: str = "auto",
 ) -> pd.DataFrame:
     """Measure every estimator's variance on every problem and sample size.
+
+    The seed blocks are computed by ``vartools.measure.blocks.measure_blocks``, the
+    same code as the runner's cells, by the executor asked for. Block b of (problem, n)
+    is seeded by the seed-tree node (seed, problem name, n, b), so the numbers are the
+    same, bit for bit, for every executor and worker count (only the timing column
+    ``time_per_estimate`` differs).
 
     Args:
         problems: a Problem or a list of them.
@@ -292,11 +238,16 @@ def measure_variance(
         warmup: batches used to warm up stateful control variates before measuring.
         block_size: replicates per seed block (the unit of seeding and memory).
         confidence: level of the confidence intervals.
-        progress: show a progress bar (tqdm).
+        executor: where the seed blocks are computed: "serial" (this process, the
+            default), "processes" (local worker processes) or "dask" (see
+            ``vartools.measure.executors``).
+        workers: worker processes for "processes" and "dask" (default: the CPU count).
+        scheduler: Dask scheduler address ("tcp://HOST:PORT"; default a local cluster).
+        progress: show a progress bar (tqdm) over the (problem, n) pairs.
         rows: "coordinates", "blocks", "all" or "auto" (default): which rows the table
             holds (see ``summarize``); "auto" gives one row per coordinate up to
-            ``variance_rows.MAX_COORDINATE_ROWS`` coordinates, else aggregate rows per
-            parameter block.
+            ``vartools.measure.rows.MAX_COORDINATE_ROWS`` coordinates, else aggregate
+            rows per parameter block.
 
     Returns:
         A tidy DataFrame: one row per (problem, estimator, n, coordinate), plus
@@ -314,6 +265,7 @@ def measure_variance(
     block_size = check_positive_int(block_size, "block_size")
     warmup = check_positive_int(warmup, "warmup", minimum=0)
     rows_mode(rows, 1)  # refuse a bad value before any work
+    n_workers = resolve_workers(executor, workers)
     seed = resolve_seed(seed)
     names = [e.name for e in estimators]
     if len(set(names)) != len(names):
@@ -322,43 +274,53 @@ def measure_variance(
         )
     if reference is not None and reference not in names:
         raise ValueError(f"reference must be one of the estimator names {names}, got {reference!r}")
-    n_blocks = -(-n_reps // block_size)
-    total = len(problems) * len(ns) * n_blocks
+    n_blocks = block_count(n_reps, block_size)
+    states: dict[tuple[int, int], list[Any]] = {}
+    for i, prob in enumerate(problems):
+        for n in ns:
+            for est in estimators:
+                est.check(prob, n)
+            states[(i, n)] = [warm_state(prob, e, n, seed=seed, warmup=warmup) for e in estimators]
+    # serial: one chunk per (problem, n); in parallel, two chunks per worker and (problem,
+    # n) keep every worker busy. The chunking never changes a number, only who computes it.
+    spans = block_spans(n_blocks, 1 if n_workers == 1 else 2 * n_workers)
+    tasks = [(i, n, lo, hi) for i in range(len(problems)) for n in ns for lo, hi in spans]
+    shm = None
+    if forks(executor):  # the workers write the estimates into shared memory: no pickling
+        shm = SharedOutput(
+            {
+                (i, n, j): (n_reps, prob.dist.n_params)
+                for i, prob in enumerate(problems)
+                for n in ns
+                for j in range(len(estimators))
+            }
+        )
+    plan = BlockPlan(problems, estimators, states, seed, block_size, n_reps, shm)
+    runs = map_chunks(
+        run_chunk, plan, tasks, executor=executor, workers=workers, scheduler=scheduler
+    )
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc="measuring", unit="block")
+        bar = tqdm(total=len(problems) * len(ns), desc="summarising", unit="(problem, n)")
     tables = []
-    for prob in problems:
+    for i, prob in enumerate(problems):
         t_arr = _resolve_truth(prob, truth)
         for n in ns:
-            for est in estimators:
-                est.check(prob, n)
-            states = [warm_state(prob, est, n, seed=seed, warmup=warmup) for est in estimators]
-            # filled in place, block by block: no list of parts to concatenate (which would
-            # hold the (n_reps, p) replicates twice)
-            estimates: dict[str, np.ndarray] = {}
-            secs = dict.fromkeys(names, 0.0)
-            evals: dict[str, int] = {}
-            for b in range(n_blocks):
-                size = min(block_size, n_reps - b * block_size)
-                res = run_block(prob, estimators, n, b, size, seed=seed, states=states)
-                for name in names:
-                    e = res.estimates[name]
-                    if name not in estimates:
-                        estimates[name] = np.empty((n_reps, *e.shape[1:]), dtype=e.dtype)
-                    estimates[name][b * block_size : b * block_size + size] = e
-                    secs[name] += res.seconds[name]
-                evals = res.n_evals
-                del res
-                if bar is not None:
-                    bar.update()
-            p = prob.dist.n_params
+            mine = [run for task, run in zip(tasks, runs, strict=True) if task[:2] == (i, n)]
+            estimates = {
+                name: _join([run.estimates[j] for run in mine])
+                if shm is None
+                else shm.array((i, n, j), mine[0].estimates[j].dtype)
+                for j, name in enumerate(names)
+            }
+            secs = {name: sum(run.seconds[j] for run in mine) for j, name in enumerate(names)}
+            evals = dict(zip(names, mine[-1].n_evals, strict=True))
             exact_v = (
                 {
-                    e.name: _exact_or_nan(prob, e, n, s, p)
-                    for e, s in zip(estimators, states, strict=True)
+                    e.name: exact_variance(prob, e, n, s)
+                    for e, s in zip(estimators, states[(i, n)], strict=True)
                 }
                 if exact
                 else None
@@ -378,12 +340,20 @@ def measure_variance(
                     rows=rows,
                 )
             )
+            if bar is not None:
+                bar.update()
     if bar is not None:
         bar.close()
     out = pd.concat(tables, ignore_index=True)
     out.attrs["seed"] = seed
     out.attrs["block_size"] = block_size
+    out.attrs["executor"] = executor
+    out.attrs["workers"] = n_workers
     return out
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _resolve_truth(problem: Problem, truth: Any) -> np.ndarray | None:
@@ -392,12 +362,7 @@ def _resolve_truth(problem: Problem, truth: Any) -> np.ndarray | None:
     if isinstance(truth, str):
         if truth != "auto":
             raise ValueError(f"truth must be 'auto', None or an array of length p, got {truth!r}")
-        if not exact_mod.has_oracle(problem):
-            return None
-        try:
-            return exact_mod.exact_gradient(problem)
-        except NoOracleError:  # e.g. support too large to enumerate
-            return None
+        return exact_truth(problem)
     t = as_finite_array(truth, "truth")
     if t.shape != (problem.dist.n_params,):
         raise ValueError(

@@ -1,0 +1,171 @@
+"""measure_variance on 2 worker processes against serial: ``python benchmarks/bench_executors.py``.
+
+For each workload of benchmarks/workloads.py (W1-W3, float64, every estimator the
+workload defines, measured together as one ``measure_variance`` call), it times the
+whole call at R = 20,000 replicates with ``executor="serial"`` and with
+``executor="processes", workers=2``, interleaved round by round in a shuffled order,
+and prints the median times and the median of the per-round speed-ups (serial time /
+processes time). The target is a speed-up of at least 1.7 on 2 processes.
+
+Machine ceiling: each round also times a pure-CPU job (a NumPy loop on a small array,
+no memory traffic) twice in this process and once in each of 2 forked processes. Its
+speed-up is what the machine gives two processes at that moment: about 2 on two idle
+cores, about 1.1 when another user's job holds one of the two cores.
+
+Correctness gate: in every round, the two tables must be equal in every column but the
+timing column ``time_per_estimate`` (exact equality, NaN = NaN); otherwise the run exits
+with status 1. ``--require X`` also exits with status 1 when a workload's median
+speed-up is below X. The load average is printed before and after: the ratios mean
+little on a machine that other jobs keep busy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from workloads import WORKLOADS  # noqa: E402
+
+import vartools as vt  # noqa: E402
+
+TIMING = ("time_per_estimate",)
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """The non-timing columns in which two tables differ (exact comparison)."""
+    bad = []
+    for col in a.columns:
+        if col in TIMING:
+            continue
+        x, y = a[col].to_numpy(), b[col].to_numpy()
+        if pd.api.types.is_float_dtype(a[col]):
+            ok = (x == y) | (np.isnan(x) & np.isnan(y))
+        else:
+            ok = x == y
+        if not np.all(ok):
+            bad.append(col)
+    return bad
+
+
+def _spin(_: Any = None) -> float:
+    """A pure-CPU job: NumPy on a 100 x 100 array, 60,000 times (no memory traffic)."""
+    a = np.random.default_rng(0).random((100, 100))
+    total = 0.0
+    for _ in range(60_000):
+        total += float((a * a).sum())
+    return total
+
+
+def _ceiling() -> float:
+    """The speed-up two forked processes get on ``_spin`` now (serial time / parallel time)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    t0 = time.perf_counter()
+    _spin(), _spin()
+    serial = time.perf_counter() - t0
+    with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+        list(pool.map(_spin, [0]))  # start the workers outside the timing
+        t0 = time.perf_counter()
+        list(pool.map(_spin, [0, 1]))
+        par = time.perf_counter() - t0
+    return serial / par
+
+
+def _run(key: str, reps: int, executor: str, workers: int | None) -> tuple[float, pd.DataFrame]:
+    w = WORKLOADS[key]
+    ests = [make("float64") for make in w.estimator.values()]
+    t0 = time.perf_counter()
+    table = vt.measure_variance(
+        w.problem,
+        ests,
+        n_samples=w.n,
+        n_reps=reps,
+        seed=2026,
+        executor=executor,
+        workers=workers,
+    )
+    return time.perf_counter() - t0, table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=20_000, help="replicates R (default 20000)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--workloads", nargs="+", default=sorted(WORKLOADS), help="W1 W2 W3")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the round order shuffle")
+    ap.add_argument("--require", type=float, default=None, help="fail below this speed-up")
+    ap.add_argument("--json", type=Path, default=None, help="also write the timings here")
+    args = ap.parse_args(argv)
+
+    load0 = os.getloadavg()
+    print(f"load average before: {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    print(f"R = {args.reps}, {args.rounds} rounds, processes: {args.workers} workers")
+    order = random.Random(args.seed)
+    contenders = [("serial", None), ("processes", args.workers)]
+    times: dict[str, dict[str, list[float]]] = {
+        k: {c: [] for c, _ in contenders} for k in args.workloads
+    }
+    status, identical = 0, True
+    ceilings: list[float] = []
+    for rnd in range(args.rounds):
+        jobs = [(k, c) for k in args.workloads for c in contenders]
+        order.shuffle(jobs)
+        tables: dict[tuple[str, str], pd.DataFrame] = {}
+        for key, (ex, wk) in jobs:
+            secs, table = _run(key, args.reps, ex, wk)
+            times[key][ex].append(secs)
+            tables[(key, ex)] = table
+        for key in args.workloads:
+            bad = _same(tables[(key, "serial")], tables[(key, "processes")])
+            if bad:
+                print(f"round {rnd}: {key}: serial and processes differ in {bad}")
+                status, identical = 1, False
+        ceilings.append(_ceiling())
+        line = ", ".join(
+            f"{k} {times[k]['serial'][-1]:.2f}/{times[k]['processes'][-1]:.2f} s"
+            for k in args.workloads
+        )
+        print(f"round {rnd}: serial/processes {line}; pure-CPU ceiling {ceilings[-1]:.2f}x")
+    print()
+    print("| workload | serial (median s) | processes (median s) | speed-up (median) | min | max |")
+    print("|---|---|---|---|---|---|")
+    out: dict[str, Any] = {"reps": args.reps, "rounds": args.rounds, "workers": args.workers}
+    for key in args.workloads:
+        s, p = np.array(times[key]["serial"]), np.array(times[key]["processes"])
+        ratio = s / p
+        med = float(np.median(ratio))
+        print(
+            f"| {key} | {np.median(s):.3f} | {np.median(p):.3f} | {med:.2f} | "
+            f"{ratio.min():.2f} | {ratio.max():.2f} |"
+        )
+        out[key] = {"serial": s.tolist(), "processes": p.tolist(), "speedup": med}
+        if args.require is not None and med < args.require:
+            status = 1
+    print(f"pure-CPU ceiling of 2 processes (median of rounds): {np.median(ceilings):.2f}x")
+    out["ceiling"] = ceilings
+    load1 = os.getloadavg()
+    print(f"load average after: {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}")
+    print("tables identical in every non-timing column:", "yes" if identical else "NO")
+    out["load"] = [load0, load1]
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=2))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
