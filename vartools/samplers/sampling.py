@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from vartools.core.distribution import Distribution
 from vartools.core.validation import check_positive_int, check_reps
@@ -181,6 +180,8 @@ def _lms_uniforms(r: int, n: int, d: int, rng: np.random.Generator) -> np.ndarra
     """Scrambled Sobol uniforms (r, n, d): one linear matrix scramble + digital shift per r."""
     bits = _SOBOL_BITS
     m = n.bit_length() - 1
+    from scipy.stats import qmc  # on use: scipy.stats costs 0.3 s to import
+
     pts = qmc.Sobol(d, scramble=False, bits=bits).random_base2(m)
     x = np.rint(pts * 2.0**bits).astype(np.int64)  # (n, d) integer digit vectors
     low = rng.integers(0, 2**bits, size=(bits, r, 1, d), dtype=np.int64)
@@ -197,6 +198,8 @@ def _lms_uniforms(r: int, n: int, d: int, rng: np.random.Generator) -> np.ndarra
 def _scipy_uniforms(r: int, n: int, d: int, rng: np.random.Generator) -> np.ndarray:
     m = n.bit_length() - 1
     u = np.empty((r, n, d))
+    from scipy.stats import qmc  # on use: scipy.stats costs 0.3 s to import
+
     for i in range(r):  # scipy scrambles one Sobol object at a time
         u[i] = qmc.Sobol(d, scramble=True, bits=_SOBOL_BITS, rng=rng).random_base2(m)
     return u
