@@ -171,29 +171,35 @@ def measure_blocks(
         A ``BlockRun``: per estimator, the (R_blocks, p) estimates in block order, the
         summed seconds and the f evaluations per estimate.
     """
-    parts: list[list[np.ndarray]] = [[] for _ in estimators]
-    secs = [0.0] * len(estimators)
-    evals: dict[str, int] = {}
-    for b in blocks:
-        size = min(block_size, n_reps - b * block_size)
+    sizes = [min(block_size, n_reps - b * block_size) for b in blocks]
+    for b, size in zip(blocks, sizes, strict=True):
         if size <= 0:
             raise ValueError(
                 f"block {b} is past the last block of n_reps={n_reps} with "
                 f"block_size={block_size}; pass blocks within "
                 f"range({block_count(n_reps, block_size)})"
             )
+    if not sizes:
+        raise ValueError(f"blocks must not be empty, got {blocks!r}")
+    # filled in place, block by block: the (R, p) estimates are never held twice (a list
+    # of parts and their concatenation), which bounds memory for models with many
+    # parameters
+    out: list[np.ndarray] = []
+    secs = [0.0] * len(estimators)
+    evals: dict[str, int] = {}
+    offset = 0
+    for b, size in zip(blocks, sizes, strict=True):
         res = run_block(problem, estimators, n, b, size, seed=seed, states=states)
         for j, e in enumerate(estimators):
-            parts[j].append(res.estimates[e.name])
+            est = res.estimates[e.name]
+            if len(out) <= j:
+                out.append(np.empty((sum(sizes), *est.shape[1:]), dtype=est.dtype))
+            out[j][offset : offset + size] = est
             secs[j] += res.seconds[e.name]
         evals = res.n_evals
-    if not evals:
-        raise ValueError(f"blocks must not be empty, got {blocks!r}")
-    return BlockRun(
-        [np.concatenate(parts[j]) for j in range(len(estimators))],
-        secs,
-        [int(evals[e.name]) for e in estimators],
-    )
+        offset += size
+        del res
+    return BlockRun(out, secs, [int(evals[e.name]) for e in estimators])
 
 
 class BlockPlan(NamedTuple):
