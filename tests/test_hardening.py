@@ -380,3 +380,42 @@ def test_item12_paper_makefile_uses_the_active_virtual_environment(tmp_path):
         timeout=60,
     ).stdout
     assert "/opt/py/bin/python fig_" in out
+
+
+@pytest.mark.slow  # the quadrature takes minutes to give up
+def test_item7_a_failing_oracle_gives_nan_and_a_warning_never_an_abort():
+    """Normal(loc=1e6) with a cos objective: the quadrature cannot converge (before: the
+    whole measure_variance call died with "quadrature did not converge")."""
+    from vartools.core.errors import NoOracleError, OracleFailedError, OracleWarning
+    from vartools.core.objectives import cosine
+    from vartools.oracles.exact import exact_gradient
+
+    prob = vt.Problem("far", vt.Normal(np.array([1e6]), np.array([1.0])), cosine(3.0))
+    with pytest.raises(OracleFailedError, match="did not converge"):
+        exact_gradient(prob)
+    assert issubclass(OracleFailedError, NoOracleError)
+    sf = vt.make_estimator(vt.score_function)
+    with pytest.warns(OracleWarning, match="did not converge") as rec:
+        table = vt.measure_variance(prob, [sf], n_samples=[4], n_reps=200, seed=0)
+    assert any("exact gradient of problem 'far'" in str(w.message) for w in rec)
+    assert any("exact variance of 'sf'" in str(w.message) for w in rec)
+    assert table["truth"].isna().all() and table["exact_variance"].isna().all()
+    assert np.isfinite(table["variance"]).all()  # the measurement itself is complete
+
+
+def test_item7_an_oracle_failure_is_nan_with_a_warning(monkeypatch):
+    """The same handling, fast: an oracle raising OracleFailedError gives NaN and a warning."""
+    from vartools.core.errors import OracleFailedError, OracleWarning
+    from vartools.oracles import exact as exact_mod
+
+    def fail(*args, **kwargs):
+        raise OracleFailedError("quadrature did not converge (simulated)")
+
+    monkeypatch.setattr(exact_mod, "exact_gradient", fail)
+    monkeypatch.setattr(exact_mod, "exact_moments", fail)
+    prob = vt.Problem("bern", vt.Bernoulli(np.array([0.3, -0.2])), lambda b: b.prod(-1))
+    sf = vt.make_estimator(vt.score_function)
+    with pytest.warns(OracleWarning, match="simulated"):
+        table = vt.measure_variance(prob, [sf], n_samples=[4], n_reps=200, seed=0)
+    assert table["truth"].isna().all() and table["exact_variance"].isna().all()
+    assert np.isfinite(table["variance"]).all()

@@ -48,6 +48,7 @@ from scipy import integrate, special
 from vartools.catalogue.black_scholes import BlackScholes, _positive_float
 from vartools.core.batch import Batch
 from vartools.core.control_variate import ControlVariate
+from vartools.core.errors import OracleFailedError
 from vartools.core.problem import Problem
 from vartools.core.validation import as_finite_array, short_repr
 from vartools.estimators.composed import Estimator
@@ -229,7 +230,7 @@ def _noise_integral(problem: Problem, fn: Any, *, rtol: float = 1e-10) -> np.nda
     for lo, hi in ((-lim, zstar), (zstar, lim)):
         res = integrate.cubature(integrand, [lo], [hi], rtol=rtol, atol=1e-14)
         if res.status != "converged":
-            raise RuntimeError(f"quadrature did not converge for problem {problem.name!r}")
+            raise OracleFailedError(f"quadrature did not converge for problem {problem.name!r}")
         total = res.estimate if total is None else total + res.estimate
     return np.asarray(total, dtype=np.float64)
 

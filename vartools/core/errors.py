@@ -22,7 +22,13 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["BudgetExceededError", "NoOracleError", "NotSupportedError"]
+__all__ = [
+    "BudgetExceededError",
+    "NoOracleError",
+    "NotSupportedError",
+    "OracleFailedError",
+    "OracleWarning",
+]
 
 
 class NoOracleError(LookupError, ValueError):
@@ -31,6 +37,18 @@ class NoOracleError(LookupError, ValueError):
 
 class BudgetExceededError(NoOracleError):
     """An exact enumeration would exceed its budget (of outcomes, cells or array entries)."""
+
+
+class OracleFailedError(NoOracleError):
+    """An oracle applies but cannot give a trustworthy value (e.g. quadrature did not converge).
+
+    Measurements report NaN for it, with an ``OracleWarning`` that names the cause; they
+    are never aborted by it.
+    """
+
+
+class OracleWarning(UserWarning):
+    """An exact value is missing from a table because its oracle failed (see the message)."""
 
 
 class NotSupportedError(TypeError):

@@ -36,7 +36,7 @@ import numpy as np
 
 from vartools.core.batch import Batch
 from vartools.core.distribution import Distribution
-from vartools.core.errors import NoOracleError
+from vartools.core.errors import NoOracleError, OracleFailedError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_reps
 from vartools.distributions._local import replace_eval
@@ -168,7 +168,7 @@ def mvd_moments(problem: Problem, n: int = 1) -> tuple[np.ndarray, np.ndarray]:
     for fn, a, b in ((mean_part, [0.0], [np.inf]), (scale_part, [-np.inf, 0.0], [np.inf, 1.0])):
         res = integrate.cubature(fn, a, b, rtol=1e-10, atol=1e-12, max_subdivisions=100_000)
         if res.status != "converged":
-            raise RuntimeError(
+            raise OracleFailedError(
                 f"mvd_moments quadrature did not converge for problem {problem.name!r}"
             )
         out.append(np.asarray(res.estimate, dtype=np.float64))
@@ -289,7 +289,7 @@ def mvd_uncoupled_moments(problem: Problem, n: int = 1) -> tuple[np.ndarray, np.
             integrand, [lo], [np.inf], rtol=1e-10, atol=1e-12, max_subdivisions=100_000
         )
         if res.status != "converged":
-            raise RuntimeError(
+            raise OracleFailedError(
                 f"mvd_uncoupled_moments quadrature did not converge for problem {problem.name!r}"
             )
         m1, m2 = (float(v) for v in res.estimate)

@@ -24,13 +24,14 @@ Example:
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from vartools.core.errors import NoOracleError
+from vartools.core.errors import NoOracleError, OracleFailedError, OracleWarning
 from vartools.core.problem import Problem
 from vartools.core.rng import generator
 from vartools.estimators.composed import Estimator
@@ -251,13 +252,17 @@ def exact_truth(problem: Problem) -> np.ndarray | None:
     """The exact gradient (p,) by the problem's oracle, or None without one.
 
     None also when no oracle applies to this problem (``NoOracleError``, e.g. a support
-    too large to enumerate): the table then reports NaN truth, bias and MSE. Any other
-    error of an oracle is a bug and propagates.
+    too large to enumerate): the table then reports NaN truth, bias and MSE. An oracle
+    that fails (``OracleFailedError``, e.g. quadrature that does not converge) gives None
+    too, with an ``OracleWarning`` naming the cause. Any other error propagates.
     """
     if not exact_mod.has_oracle(problem):
         return None
     try:
         return exact_mod.exact_gradient(problem)
+    except OracleFailedError as exc:
+        _warn_failed(f"the exact gradient of problem {problem.name!r}", exc)
+        return None
     except NoOracleError:
         return None
 
@@ -269,5 +274,13 @@ def exact_variance(problem: Problem, estimator: Estimator, n: int, state: Any) -
     """
     try:
         return exact_mod.exact_moments(problem, estimator, n, state=state)[1]
+    except OracleFailedError as exc:
+        _warn_failed(f"the exact variance of {estimator.name!r} on problem {problem.name!r}", exc)
+        return np.full(problem.dist.n_params, np.nan)
     except NoOracleError:
         return np.full(problem.dist.n_params, np.nan)
+
+
+def _warn_failed(what: str, exc: Exception) -> None:
+    """An oracle failed: the table shows NaN, and the user is told why (never aborted)."""
+    warnings.warn(f"{what} is NaN in the table: {exc}", OracleWarning, stacklevel=3)

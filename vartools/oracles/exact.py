@@ -41,7 +41,7 @@ import numpy as np
 
 from vartools.control_variates.baselines import loo_baseline
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
-from vartools.core.errors import BudgetExceededError, NoOracleError
+from vartools.core.errors import BudgetExceededError, NoOracleError, OracleFailedError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int
 from vartools.oracles.registry import cv_oracle, register_cv_oracle
@@ -111,7 +111,7 @@ def quadrature(problem: Problem, integrand: Any, *, rtol: float = 1e-11, atol: f
         fn, [-np.inf], [np.inf], rtol=rtol, atol=atol, max_subdivisions=100_000
     )
     if res.status != "converged":
-        raise RuntimeError(
+        raise OracleFailedError(
             f"quadrature did not converge for problem {problem.name!r} (error {res.error}); "
             "the integrand may be too oscillatory or heavy-tailed"
         )
