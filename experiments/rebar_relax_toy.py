@@ -34,7 +34,7 @@ from vartools.core.problem import Problem
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import score_function
 from vartools.estimators.composed import Estimator, make_estimator
-from vartools.estimators.rebar import rebar
+from vartools.estimators.rebar.estimator import rebar
 from vartools.estimators.relax import relax
 from vartools.harness.experiment import Experiment, Scale
 

@@ -23,8 +23,8 @@ from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.estimators.base import score_function
 from vartools.estimators.composed import make_estimator
 from vartools.estimators.double_cv import double_cv
-from vartools.estimators.rebar import rebar, rebar_base
-from vartools.estimators.rebar_quadrature import rebar_moments
+from vartools.estimators.rebar.estimator import rebar, rebar_base
+from vartools.estimators.rebar.quadrature import rebar_moments
 from vartools.estimators.relax import Mlp, mlp_backward, mlp_forward, relax, relax_moments
 from vartools.estimators.rodeo import rodeo
 from vartools.estimators.tuned import fitted_coefficients

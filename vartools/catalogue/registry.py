@@ -45,7 +45,7 @@ from vartools.estimators.composed import Estimator, make_estimator
 from vartools.estimators.double_cv import double_cv
 from vartools.estimators.measure_valued import measure_valued, measure_valued_uncoupled
 from vartools.estimators.rao_blackwell import dependency_aware, local_expectation
-from vartools.estimators.rebar import rebar
+from vartools.estimators.rebar.estimator import rebar
 from vartools.estimators.relax import relax
 from vartools.estimators.relaxations import straight_through
 from vartools.estimators.rodeo import rodeo

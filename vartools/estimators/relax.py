@@ -2,7 +2,7 @@
 
 For Bernoullis (categorical RELAX is not implemented). REBAR's form with a learned
 surrogate c_phi in place of eta f(sigma_lam(.)): with u, v,
-z, b, z~ as in ``vartools.estimators.rebar``,
+z, b, z~ as in ``vartools.estimators.rebar.estimator``,
 
     g = [f(b) - c_phi(z~)] s(b) + grad_theta c_phi(z) - grad_theta c_phi(z~)
 
@@ -35,9 +35,9 @@ from vartools.core.control_variate import ControlVariate
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int
 from vartools.estimators.composed import Estimator, make_estimator
-from vartools.estimators.rebar import rebar_base
-from vartools.estimators.rebar_noise import relaxed_noise, require_bernoulli
-from vartools.estimators.rebar_quadrature import uv_quadrature
+from vartools.estimators.rebar.estimator import rebar_base
+from vartools.estimators.rebar.noise import relaxed_noise, require_bernoulli
+from vartools.estimators.rebar.quadrature import uv_quadrature
 
 __all__ = [
     "Mlp",

@@ -24,8 +24,7 @@ import numpy as np
 
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET, Distribution
 from vartools.core.validation import as_finite_array, check_positive_int, check_reps, check_rng
-from vartools.distributions.discrete import Bernoulli, Categorical
-from vartools.distributions.discrete import _check_budget as _check_budget
+from vartools.distributions.discrete import Bernoulli, Categorical, _check_budget
 from vartools.jax._compat import x64
 from vartools.jax.model import JaxModel
 from vartools.jax.noise import draw_noise, noise_from_uniform

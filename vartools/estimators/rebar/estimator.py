@@ -16,7 +16,7 @@ the problem's f and ``grad_f`` must be defined there (``square_distance`` is). U
 for every eta and temperature lam (the control variate has mean zero: E[c(z~) s(b)] +
 E[grad c(z~)] = grad E[c(z)]); tested by quadrature over (u, v) (``rebar_moments``).
 Independent categoricals work the same way with Gumbel noise and the conditional Gumbels
-of ``vartools.estimators.rebar_noise`` (``rebar(relaxed=...)``: f on one-hot vectors with
+of ``vartools.estimators.rebar.noise`` (``rebar(relaxed=...)``: f on one-hot vectors with
 its gradient, evaluated at softmax(z / lam)); tested by Monte Carlo at fixed seeds.
 
 Built as ``make_estimator(rebar_base, rebar_control(...))`` by ``rebar``: the base draws
@@ -38,7 +38,7 @@ Example:
     >>> import numpy as np
     >>> from vartools.catalogue.settings import make_problem
     >>> from vartools.oracles.exact import exact_gradient
-    >>> from vartools.estimators.rebar_quadrature import rebar_moments
+    >>> from vartools.estimators.rebar.quadrature import rebar_moments
     >>> prob = make_problem("rebar_toy", t=0.45)
     >>> mean, var = rebar_moments(prob, eta=1.0, temperature=0.5)
     >>> bool(np.allclose(mean, exact_gradient(prob), atol=1e-10))
@@ -60,13 +60,13 @@ from vartools.core.validation import check_reps, short_repr
 from vartools.distributions.discrete import Categorical
 from vartools.estimators.base import BaseEstimator
 from vartools.estimators.composed import Estimator, make_estimator
-from vartools.estimators.rebar_noise import (
+from vartools.estimators.rebar.noise import (
     categorical_noise,
     rebar_direction,
     require_bernoulli,
     require_relaxable,
 )
-from vartools.estimators.rebar_quadrature import rebar_moments
+from vartools.estimators.rebar.quadrature import rebar_moments
 from vartools.samplers.sampling import Sampler
 
 __all__ = ["RebarState", "rebar", "rebar_base", "rebar_control"]

@@ -14,7 +14,7 @@ import numpy as np
 from vartools.core.errors import BudgetExceededError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, short_repr
-from vartools.estimators.rebar_noise import rebar_direction, require_bernoulli
+from vartools.estimators.rebar.noise import rebar_direction, require_bernoulli
 
 __all__ = ["NODES", "POINT_BUDGET", "rebar_moments", "uv_quadrature"]
 
