@@ -47,7 +47,7 @@ def _inverse_cdf(u: np.ndarray, rate: np.ndarray) -> np.ndarray:
     rate = np.broadcast_to(rate, u.shape)
     with np.errstate(invalid="ignore"):
         k = np.ceil(special.pdtrik(np.clip(u, 1e-300, 1.0 - 2**-53), rate))
-    k = np.where(np.isfinite(k), np.maximum(k, 0.0), 0.0)
+    k = np.where(np.isfinite(k) & (u > 0), np.maximum(k, 0.0), 0.0)  # u = 0 gives 0
     for _ in range(3):
         down = (k > 0) & (special.pdtr(k - 1, rate) >= u)
         k = np.where(down, k - 1, k)
