@@ -383,3 +383,59 @@ def test_a_bare_helper_import_in_a_package_directory_works_and_is_keyed(tmp_path
     edited = vt.run_experiment("quad", directory=d, out=tmp_path / "out", progress=False)
     assert edited.cells_reused == 0 and edited.cells_computed == edited.cells_total
     assert not np.allclose(first.summary["mean"], edited.summary["mean"])
+
+
+def test_compare_on_the_new_settings(capsys):
+    from vartools.cli.main import main
+
+    assert (
+        main(
+            ["compare", "--problem", "poisson_square", "--estimators", "sf", "mvd"]
+            + ["--n", "4", "--reps", "500"]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "poisson_square(rate=3,t=2)" in out and "mvd" in out
+    assert (
+        main(
+            ["compare", "--problem", "beta_square", "--param", "a=0.5"]
+            + ["--estimators", "sf", "sf+loo", "--n", "4", "--reps", "500"]
+        )
+        == 0
+    )
+    assert "beta_square(a=0.5,b=3,t=0.5)" in capsys.readouterr().out
+
+
+SINGLE_FILE = """
+from vartools.harness.experiment import Experiment, Scale
+from {imp} import POINTS
+
+EXPERIMENT = Experiment(
+    name="foo", description="points from a helper", problem="liu_toy", points=POINTS,
+    estimators=["sf"], n_samples=[2], n_reps=256, seed=0, quick=Scale(n_reps=256),
+)
+"""
+
+
+@pytest.mark.parametrize(
+    ("package", "imp"),
+    [(False, "_foo_helpers"), (True, "_foo_helpers"), (True, "._foo_helpers")],
+    ids=["plain-bare", "package-bare", "package-relative"],
+)
+def test_single_file_experiment_with_an_underscore_helper(tmp_path, package, imp):
+    from vartools.harness.fingerprint import read_sources
+    from vartools.harness.loading import discover
+
+    d = tmp_path / "exps"
+    d.mkdir()
+    if package:
+        (d / "__init__.py").write_text("")
+    (d / "foo.py").write_text(SINGLE_FILE.format(imp=imp))
+    (d / "_foo_helpers.py").write_text('POINTS = [{"eta": 0.0}, {"eta": -1.0}]\n')
+    found, errors = discover(d)
+    assert list(found) == ["foo"] and errors == {}
+    assert list(found["foo"].points) == [{"eta": 0.0}, {"eta": -1.0}]
+    assert "_foo_helpers.py" in dict(read_sources(d, "foo").files)  # keyed
+    report = vt.run_experiment("foo", directory=d, out=tmp_path / "out", progress=False)
+    assert report.complete and report.cells_computed == report.cells_total
