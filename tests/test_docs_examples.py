@@ -69,7 +69,7 @@ def test_doc_examples_run(path, monkeypatch, capsys):
         if reason is not None:
             continue
         try:
-            exec(compile(code, f"{path.name}:{line}", "exec"), namespace)  # noqa: S102
+            exec(compile(code, f"{path.name}:{line}", "exec", dont_inherit=True), namespace)  # noqa: S102
         except Exception as exc:  # noqa: BLE001 - re-raised with the block's place
             raise AssertionError(
                 f"{path.relative_to(ROOT)}, the python block at line {line} fails: "

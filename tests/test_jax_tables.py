@@ -27,7 +27,7 @@ def test_pytree_coordinate_names_and_blocks():
     names = prob.dist.param_names
     assert "policy.w1[3,4]" in names and "policy.b2[2]" in names
     assert len(names) == prob.dist.n_params == 4 * 8 + 8 + 8 * 3 + 3
-    blocks = [b for b, _ in prob.dist._blocks()]
+    blocks = [b for b, _ in prob.dist.param_blocks()]
     assert blocks == ["policy.b1", "policy.b2", "policy.w1", "policy.w2"]
     tree = prob.dist.to_tree(np.arange(prob.dist.n_params, dtype=float))
     assert tree["policy"]["w1"].shape == (4, 8)
@@ -59,7 +59,7 @@ def test_block_rows_aggregate_the_coordinate_rows():
     est = {e.name: None for e in ESTS}
     for name in est:
         c = coords[coords["estimator"] == name].set_index("coordinate")
-        for block, shape in prob.dist._blocks():
+        for block, shape in prob.dist.param_blocks():
             sub = c.loc[[n for n in c.index if n.startswith(block + "[")]]
             assert len(sub) == int(np.prod(shape))
             row = full.query("estimator == @name and coordinate == @block")

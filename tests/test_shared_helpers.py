@@ -43,7 +43,7 @@ def test_default_names_params_and_theta_check(dist):
     names, theta = dist.param_names, dist.params
     assert len(names) == len(set(names)) == dist.n_params == theta.shape[0]
     blocks = dist.unflatten(theta)
-    assert list(blocks) == [b for b, _ in dist._blocks()]
+    assert list(blocks) == [b for b, _ in dist.param_blocks()]
     assert all(n.split("[")[0] in blocks for n in names)
     moved = theta + 0.25 * np.arange(1, theta.size + 1)
     # exact up to the exp / log round trip of a log_scale

@@ -33,8 +33,10 @@ from vartools.core.errors import NoOracleError
 from vartools.core.objectives import Objective, SumOfTerms, separable, sum_of_terms
 from vartools.core.optim import adam, cosine_decay, rmsprop, sgd
 from vartools.core.problem import Problem
+from vartools.distributions.beta import Beta
 from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.distributions.normal import Normal
+from vartools.distributions.poisson import Poisson
 from vartools.estimators.arm import antithetic_moments, arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
@@ -84,6 +86,7 @@ __all__ = [
     "BaseEstimator",
     "Batch",
     "Bernoulli",
+    "Beta",
     "Categorical",
     "ControlVariate",
     "Distribution",
@@ -93,6 +96,7 @@ __all__ = [
     "NoOracleError",
     "Normal",
     "Objective",
+    "Poisson",
     "Problem",
     "Sampler",
     "Scale",

@@ -59,18 +59,18 @@ class SharedBernoulli(Distribution):
     def event_shape(self) -> tuple[int, ...]:
         return (self.d,)
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
         return [("eta", ())]
 
     def with_params(self, theta: Any) -> SharedBernoulli:
-        return SharedBernoulli(float(self._check_theta(theta)[0]), self.d)
+        return SharedBernoulli(float(self.check_theta(theta)[0]), self.d)
 
     def per_coordinate(self) -> Bernoulli:
         """The same law with one logit per coordinate (all equal to eta)."""
         return Bernoulli(np.full(self.d, float(self.eta)))
 
     def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
-        return rng.random(self._noise_shape(n, reps))
+        return rng.random(self.noise_shape(n, reps))
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
         return u
@@ -82,7 +82,7 @@ class SharedBernoulli(Distribution):
         return self.per_coordinate().log_prob(x)
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_x(x)
+        x = self.check_x(x)
         return (x - special.expit(self.eta)).sum(-1, keepdims=True)
 
     def support(self, budget: int = 1_000_000) -> tuple[np.ndarray, np.ndarray]:

@@ -95,12 +95,13 @@ class ContextualPolicy(Distribution):
         """(3,): state, action, noise index."""
         return (3,)
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """One block: the policy logits."""
         return [("logits", tuple(self.logits.shape))]
 
     def with_params(self, theta: Any) -> ContextualPolicy:
         """The same bandit at the flat logits ``theta`` (S A,)."""
-        logits = self._check_theta(theta).reshape(self.logits.shape)
+        logits = self.check_theta(theta).reshape(self.logits.shape)
         return ContextualPolicy(logits, self.state_probs, self.noise_probs)
 
     @property
@@ -110,7 +111,7 @@ class ContextualPolicy(Distribution):
 
     def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
         """Uniforms on [0, 1), shape (*reps, n, 3)."""
-        return rng.random(self._noise_shape(n, reps))
+        return rng.random(self.noise_shape(n, reps))
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Identity: the noise is the uniform."""
@@ -124,7 +125,7 @@ class ContextualPolicy(Distribution):
         return np.stack([s, a, j], axis=-1)
 
     def _split(self, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x = self._check_x(x)
+        x = self.check_x(x)
         xi = x.astype(np.int64)
         if not np.array_equal(xi, x):
             raise ValueError("x must hold integer (state, action, noise index) triples")

@@ -78,7 +78,8 @@ class BlackScholes(Distribution):
         """``("s0", "sigma")``: the gradient is (delta, vega)."""
         return ("s0", "sigma")
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Two scalar blocks: the spot price s0 and the volatility sigma."""
         return [("s0", ()), ("sigma", ())]
 
     @property
@@ -106,7 +107,7 @@ class BlackScholes(Distribution):
     # -- sampling --------------------------------------------------------------------
     def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
         """Standard normals Z, shape (*reps, n)."""
-        return rng.standard_normal(self._noise_shape(n, reps))
+        return rng.standard_normal(self.noise_shape(n, reps))
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Standard normal quantile of u (clipped away from 0 and 1)."""
@@ -118,7 +119,7 @@ class BlackScholes(Distribution):
         return np.exp(self.log_mean + self.log_sd * np.asarray(noise))
 
     def _z(self, x: np.ndarray) -> np.ndarray:
-        x = self._check_x(x)
+        x = self.check_x(x)
         if np.any(x <= 0):
             raise ValueError("x must be positive terminal prices S_T > 0")
         return (np.log(x) - self.log_mean) / self.log_sd

@@ -287,16 +287,17 @@ class EncoderBernoulli(Distribution):
         """(B, K)."""
         return (int(self.x.shape[0]), int(self.w.shape[0]))
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """One block: the weights w."""
         return [("w", tuple(self.w.shape))]  # names w[k,j], j = D the bias
 
     def with_params(self, theta: Any) -> EncoderBernoulli:
         """The same minibatch at the flat encoder weights ``theta`` (W_e, b_e), shape (p,)."""
-        return replace(self, w=self._check_theta(theta).reshape(self.w.shape))
+        return replace(self, w=self.check_theta(theta).reshape(self.w.shape))
 
     def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
         """Uniforms, shape (*reps, n, B, K)."""
-        return rng.random(self._noise_shape(n, reps))
+        return rng.random(self.noise_shape(n, reps))
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
         """Identity."""
@@ -316,7 +317,7 @@ class EncoderBernoulli(Distribution):
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """(*R, n, B, K) -> (*R, n, K (D + 1))."""
-        x = self._check_x(x)
+        x = self.check_x(x)
         s = x - special.expit(self.logits)
         out = np.einsum("...bk,bj->...kj", s, self.xt)
         return out.reshape(*out.shape[:-2], self.n_params)

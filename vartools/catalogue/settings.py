@@ -26,8 +26,10 @@ from vartools.core.objectives import (
 )
 from vartools.core.problem import Problem
 from vartools.core.validation import nearest_name
+from vartools.distributions.beta import Beta
 from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.distributions.normal import Normal
+from vartools.distributions.poisson import Poisson
 
 __all__ = ["SETTINGS", "make_problem"]
 
@@ -106,6 +108,25 @@ def _cat_table(n_vars: int = 3, n_classes: int = 4, seed: int = 0) -> Problem:
     )
 
 
+def _poisson_square(rate: float = 3.0, t: float = 2.0) -> Problem:
+    # d/drate E[(x - t)^2] = 1 + 2 rate - 2 t (E[x] = rate, E[x^2] = rate + rate^2)
+    return Problem(
+        f"poisson_square(rate={rate:g},t={t:g})",
+        Poisson(np.array([float(rate)])),
+        square_distance(float(t)),
+        description=f"x ~ Poisson({rate:g}), f = (x - {t:g})^2",
+    )
+
+
+def _beta_square(a: float = 2.0, b: float = 3.0, t: float = 0.5) -> Problem:
+    return Problem(
+        f"beta_square(a={a:g},b={b:g},t={t:g})",
+        Beta(np.array([float(a)]), np.array([float(b)])),
+        square_distance(float(t)),
+        description=f"x ~ Beta({a:g}, {b:g}), f = (x - {t:g})^2",
+    )
+
+
 #: Named settings: name -> factory(**kwargs) -> Problem.
 SETTINGS: dict[str, Callable[..., Problem]] = {
     "bern200": _bern200,
@@ -114,6 +135,8 @@ SETTINGS: dict[str, Callable[..., Problem]] = {
     "double_cv_toy": _double_cv_toy,
     "gaussian_cost": _gaussian_cost,
     "cat_table": _cat_table,
+    "poisson_square": _poisson_square,
+    "beta_square": _beta_square,
 }
 
 

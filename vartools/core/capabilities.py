@@ -209,5 +209,20 @@ class Capabilities:
         self.not_supported("gaussian", "gaussian_params")
 
     def transform_vjp(self, noise: np.ndarray, cotangent: np.ndarray) -> np.ndarray:
-        """Pathwise terms: cotangent (df/dx) times dx/dtheta, (*R, n, p) (``pathwise``)."""
-        self.not_supported("pathwise", "transform_vjp")
+        """Pathwise terms: cotangent (df/dx) times dx/dtheta, shape (*R, n, p).
+
+        Capability ``pathwise`` (set the flag ``reparameterized = True`` too), used by
+        ``vartools.pathwise`` and the estimators built on it. ``noise`` is the base noise
+        (*R, n, *event) that ``transform`` maps to x, ``cotangent`` is grad_x f at x
+        (same shape), and the result is, per sample, sum over event coordinates of
+        cotangent * d transform(noise) / d theta_j, for each parameter j in theta order.
+        Only exact derivatives belong here (x = loc + scale * e: dx/dloc = 1,
+        dx/dscale = e); a family without a differentiable ``transform`` keeps this
+        default, which raises ``NotSupportedError`` naming the family and the fix.
+        """
+        self.not_supported(
+            "pathwise",
+            "transform_vjp (the pathwise estimator)",
+            "use a score-function estimator (vartools.score_function), or implement "
+            "transform_vjp and set reparameterized = True (docs/readme/extending.md)",
+        )

@@ -16,6 +16,8 @@ import numpy as np
 __all__ = [
     "as_finite_array",
     "check_positive_int",
+    "float_dtype",
+    "noise_dtype",
     "check_rng",
     "check_reps",
     "nearest_name",
@@ -109,3 +111,27 @@ def nearest_name(name: str, valid: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(name, list(valid), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"valid names are {sorted(valid)}{hint}"
+
+
+def noise_dtype(dtype: Any) -> type[np.floating[Any]]:
+    """``np.float32`` or ``np.float64`` from a dtype-like; anything else is refused.
+
+    For a distribution's ``sample_noise(..., dtype=...)`` (the opt-in single-precision
+    mode draws float32 noise).
+
+    Raises:
+        ValueError: for any other dtype (names the value and the two valid ones).
+    """
+    dt = np.dtype(dtype)
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {short_repr(dtype)}")
+    return np.float32 if dt == np.float32 else np.float64
+
+
+def float_dtype(a: np.ndarray) -> type[np.floating[Any]]:
+    """``np.float32`` when ``a`` is float32 (the single-precision mode), else ``np.float64``.
+
+    A distribution's ``transform`` and ``score`` compute in this dtype so that float32
+    noise stays float32 end to end.
+    """
+    return np.float32 if a.dtype == np.float32 else np.float64

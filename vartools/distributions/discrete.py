@@ -17,12 +17,9 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from vartools.core.distribution import (
-    DEFAULT_SUPPORT_BUDGET,
-    _float_of,
-)
+from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
 from vartools.core.errors import BudgetExceededError
-from vartools.core.validation import as_finite_array
+from vartools.core.validation import as_finite_array, float_dtype
 from vartools.distributions._inverse_cdf import Guide
 from vartools.distributions._local import Evaluate, evaluate_stacked, replace_eval
 from vartools.distributions.uniform_noise import UniformNoise
@@ -75,12 +72,13 @@ class Bernoulli(UniformNoise):
         """Shape of the logits."""
         return tuple(self.logits.shape)
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """One block: the logits, shape event."""
         return [("logits", self.event_shape)]
 
     def with_params(self, theta: Any) -> Bernoulli:
         """Bernoulli at the flat logits ``theta``."""
-        return Bernoulli(self._check_theta(theta).reshape(self.event_shape))
+        return Bernoulli(self.check_theta(theta).reshape(self.event_shape))
 
     @property
     def probs(self) -> np.ndarray:
@@ -89,10 +87,10 @@ class Bernoulli(UniformNoise):
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
         """Inverse CDF: x = 1[u > 1 - sigmoid(logits)] as float64 (float32 for float32 noise)."""
-        return (noise > special.expit(-self.logits)).astype(_float_of(noise))
+        return (noise > special.expit(-self.logits)).astype(float_dtype(noise))
 
     def _check_outcomes(self, x: Any) -> np.ndarray:
-        x = self._check_x(x)
+        x = self.check_x(x)
         ok = (x == 0) | (x == 1)
         if not ok.all():
             bad = x[~ok].ravel()[0]
@@ -111,13 +109,13 @@ class Bernoulli(UniformNoise):
     def score(self, x: np.ndarray) -> np.ndarray:
         """x - sigmoid(logits), flattened to (*R, n, p)."""
         x = self._check_outcomes(x)
-        s = x - self.probs.astype(_float_of(x))
+        s = x - self.probs.astype(float_dtype(x))
         return s.reshape(*s.shape[: s.ndim - len(self.event_shape)], self.n_params)
 
     def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         """sum_i w_i (x_i - sigmoid(logits)) = w @ x - (sum_i w_i) sigmoid(logits), (*R, p)."""
-        x = self._check_x(x)
-        dt = _float_of(x)
+        x = self.check_x(x)
+        dt = float_dtype(x)
         lead = x.shape[: x.ndim - len(self.event_shape)]
         xf = x.reshape(*lead, self.n_params)
         if xf.dtype != dt:
@@ -252,12 +250,13 @@ class Categorical(UniformNoise):
         """The batch shape of the logits (one integer outcome per categorical)."""
         return tuple(self.logits.shape[:-1])
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """One block: the logits, shape (*batch, K)."""
         return [("logits", tuple(self.logits.shape))]
 
     def with_params(self, theta: Any) -> Categorical:
         """Categorical at the flat logits ``theta`` (names ``logits[...]`` over (*batch, K))."""
-        return Categorical(self._check_theta(theta).reshape(self.logits.shape))
+        return Categorical(self.check_theta(theta).reshape(self.logits.shape))
 
     @property
     def probs(self) -> np.ndarray:
@@ -282,7 +281,7 @@ class Categorical(UniformNoise):
         return np.minimum(x, k - 1).reshape(noise.shape)
 
     def _check_outcomes(self, x: Any) -> np.ndarray:
-        x = self._check_x(x)
+        x = self.check_x(x)
         k = self.n_categories
         if x.size and (
             not (np.issubdtype(x.dtype, np.integer) or np.all(x == np.floor(x)))
@@ -317,7 +316,7 @@ class Categorical(UniformNoise):
 
         float64, or float32 when ``w`` is float32 (the single-precision mode).
         """
-        x = self._check_x(x)
+        x = self.check_x(x)
         k = self.n_categories
         nb = math.prod(self.event_shape)
         lead = x.shape[: x.ndim - len(self.event_shape) - 1]

@@ -15,8 +15,8 @@ import numpy as np
 from scipy import special
 
 from vartools.core.capabilities import GaussianParams, MeasureValuedCoupling
-from vartools.core.distribution import Distribution, _float_of, _noise_dtype
-from vartools.core.validation import as_finite_array, short_repr
+from vartools.core.distribution import Distribution
+from vartools.core.validation import as_finite_array, float_dtype, noise_dtype, short_repr
 from vartools.distributions._noise_f32 import standard_normal_f32
 
 __all__ = ["Normal"]
@@ -92,7 +92,8 @@ class Normal(Distribution):
     def _second(self) -> str:
         return "scale" if self.parameterization == "scale" else "log_scale"
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """Two blocks of shape event: loc, then scale (or log_scale)."""
         return [("loc", self.event_shape), (self._second, self.event_shape)]
 
     @property
@@ -103,7 +104,7 @@ class Normal(Distribution):
 
     def with_params(self, theta: Any) -> Normal:
         """Normal at the flat parameters ``theta`` (same parameterization)."""
-        theta = self._check_theta(theta)
+        theta = self.check_theta(theta)
         d = self.n_params // 2
         loc, second = theta[:d].reshape(self.event_shape), theta[d:].reshape(self.event_shape)
         if self.parameterization == "scale":
@@ -119,8 +120,8 @@ class Normal(Distribution):
         on raw 64-bit words, about 2.7x as fast, with the tails beyond 6.66 standard
         deviations (probability 2.7e-11) cut (see ``_noise_f32``).
         """
-        shape = self._noise_shape(n, reps, rng)  # checks rng first
-        if _noise_dtype(dtype) == np.float32:
+        shape = self.noise_shape(n, reps, rng)  # checks rng first
+        if noise_dtype(dtype) == np.float32:
             return standard_normal_f32(rng, shape)
         return rng.standard_normal(shape)
 
@@ -137,22 +138,22 @@ class Normal(Distribution):
 
     def transform(self, noise: np.ndarray) -> np.ndarray:
         """x = loc + scale * e (float32 for float32 noise)."""
-        dt = _float_of(noise)
+        dt = float_dtype(noise)
         x = noise * self.scale.astype(dt)
         x += self.loc.astype(dt)
         return x
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """Sum over coordinates of the normal log density."""
-        x = self._check_x(x)
+        x = self.check_x(x)
         z = (x - self.loc) / self.scale
         lp = -0.5 * z * z - np.log(self.scale) - 0.5 * math.log(2 * math.pi)
         return lp.reshape(*lp.shape[: lp.ndim - len(self.event_shape)], -1).sum(-1)
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """[z / scale, (z^2 - 1) / scale] (or [z / scale, z^2 - 1] for log_scale)."""
-        x = self._check_x(x)
-        dt = _float_of(x)
+        x = self.check_x(x)
+        dt = float_dtype(x)
         lead = x.shape[: x.ndim - len(self.event_shape)]
         d = self.n_params // 2
         # the same operations as (x - loc) / scale etc. (so the same bits), on rows of
@@ -177,8 +178,8 @@ class Normal(Distribution):
 
     def score_dot(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         """[w @ z / scale, (w @ z^2 - sum w) / scale] (or without / scale for log_scale)."""
-        x = self._check_x(x)
-        dt = _float_of(x)
+        x = self.check_x(x)
+        dt = float_dtype(x)
         lead = x.shape[: x.ndim - len(self.event_shape)]
         d = self.n_params // 2
         z = ((x - self.loc.astype(dt)) / self.scale.astype(dt)).reshape(*lead, d)

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from vartools.core.distribution import Distribution, _noise_dtype
+from vartools.core.distribution import Distribution
+from vartools.core.validation import noise_dtype
 from vartools.distributions._noise_f32 import uniform_f32
 
 __all__ = ["UniformNoise"]
@@ -34,8 +35,8 @@ class UniformNoise(Distribution):
         PCG64 these equal ``rng.random(shape, dtype=np.float32)`` when a row holds an
         even number of uniforms.
         """
-        shape = self._noise_shape(n, reps, rng)  # checks rng first
-        if _noise_dtype(dtype) == np.float32:
+        shape = self.noise_shape(n, reps, rng)  # checks rng first
+        if noise_dtype(dtype) == np.float32:
             return uniform_f32(rng, shape)
         return rng.random(shape)
 

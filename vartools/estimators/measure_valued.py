@@ -55,8 +55,8 @@ def _require_mvd(problem: Problem, who: str) -> Distribution:
         dist.not_supported(
             "measure_valued",
             who,
-            f"it needs a diagonal Normal; problem {problem.name!r} samples from "
-            f"{type(dist).__name__}",
+            f"it needs a diagonal Normal or a Poisson (the measure_valued capability); "
+            f"problem {problem.name!r} samples from {type(dist).__name__}",
         )
     return dist
 

@@ -93,8 +93,9 @@ class MultiSample(Distribution):
         """(K, *base.event_shape)."""
         return (self.k, *self.base.event_shape)
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
-        return self.base._blocks()
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """The base distribution's blocks."""
+        return self.base.param_blocks()
 
     @property
     def params(self) -> np.ndarray:
@@ -120,13 +121,13 @@ class MultiSample(Distribution):
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:
         """Sum of the K base log-probabilities: (*R, n, K, *event) -> (*R, n)."""
-        x = self._check_x(x)
+        x = self.check_x(x)
         out: np.ndarray = self.base.log_prob(x).sum(-1)
         return out
 
     def inner_score(self, x: np.ndarray) -> np.ndarray:
         """The base score of every draw: (*R, n, K, *event) -> (*R, n, K, p)."""
-        return self.base.score(self._check_x(x))
+        return self.base.score(self.check_x(x))
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """Sum over the K draws of the base score: (*R, n, p)."""

@@ -222,14 +222,27 @@ class Sources(NamedTuple):
         return f"{self.package}.{dotted}" if dotted else self.package
 
 
+def is_bare_helper(name: str) -> bool:
+    """Whether ``name`` may be a helper module imported by its bare name (``_foo_helpers``).
+
+    In an experiments directory that is a package (it has ``__init__.py``), a module
+    beside the experiments whose name starts with an underscore may be imported as
+    ``import _foo_helpers`` (as a script beside it would), besides ``from . import
+    _foo_helpers`` and ``import <package>._foo_helpers``; it is one module under both
+    names (``vartools.harness.loading``).
+    """
+    return name.startswith("_") and "." not in name and not name.startswith("__")
+
+
 def _file_of(directory: Path, package: str | None, name: str) -> str | None:
     """The relative file of module ``name`` if it is local to ``directory``, else None."""
     if package is not None:
         if name == package:
             return "__init__.py"
-        if not name.startswith(package + "."):
+        if name.startswith(package + "."):
+            name = name[len(package) + 1 :]
+        elif not is_bare_helper(name):
             return None
-        name = name[len(package) + 1 :]
     rel = name.replace(".", "/")
     for cand in (f"{rel}.py", f"{rel}/__init__.py"):
         if (directory / cand).is_file():

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from vartools.core.validation import nearest_name, short_repr
 from vartools.harness.experiment import Experiment
-from vartools.harness.fingerprint import Sources, read_sources
+from vartools.harness.fingerprint import Sources, is_bare_helper, read_sources
 
 __all__ = [
     "EXPERIMENTS_ENV",
@@ -83,17 +83,43 @@ class _SourceLoader(importlib.abc.InspectLoader):
         exec(compile(self.text, self.origin, "exec", dont_inherit=True), module.__dict__)
 
 
+class _AliasLoader(importlib.abc.Loader):
+    """Loads a bare helper name (``_foo_helpers``) as the package's module of that file."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        return importlib.import_module(self.target)
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to do: the target module was executed when it was imported."""
+
+
 class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Serves the local modules of one ``Sources`` while it loads (first on sys.meta_path)."""
+    """Serves the local modules of one ``Sources`` while it loads (first on sys.meta_path).
+
+    In a package directory ``P``, a top-level helper file ``_foo.py`` is served as
+    ``P._foo`` and, for ``import _foo`` (a script's habit), under the bare name
+    ``_foo`` too: the same module object (``fingerprint.is_bare_helper``).
+    """
 
     def __init__(self, sources: Sources, directory: Path) -> None:
         self.modules = {sources.module_name(rel): (rel, text) for rel, text in sources.files}
         self.package = sources.package
         self.directory = directory
+        self.aliases: dict[str, str] = {}
+        if sources.package is not None:
+            for rel, _ in sources.files:
+                stem = rel.removesuffix(".py").removesuffix("/__init__")
+                if "/" not in stem and rel != "__init__.py" and is_bare_helper(stem):
+                    self.aliases[stem] = sources.module_name(rel)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in self.aliases:
+            return importlib.machinery.ModuleSpec(fullname, _AliasLoader(self.aliases[fullname]))
         hit = self.modules.get(fullname)
         if hit is None:
             if self.package is not None and fullname.startswith(self.package + "."):
@@ -168,7 +194,9 @@ def _execute(sources: Sources, d: Path) -> dict[str, ModuleType]:
     shadowed = [
         n
         for n in sys.modules
-        if n in finder.modules or (sources.package and n.startswith(sources.package + "."))
+        if n in finder.modules
+        or n in finder.aliases
+        or (sources.package and n.startswith(sources.package + "."))
     ]
     saved = {n: sys.modules.pop(n) for n in shadowed}
     sys.meta_path.insert(0, finder)
@@ -176,9 +204,12 @@ def _execute(sources: Sources, d: Path) -> dict[str, ModuleType]:
         importlib.import_module(sources.module_name(sources.entry))
         for name in names:  # local modules imported only inside functions load now
             importlib.import_module(name)
-        return {n: sys.modules[n] for n in names}
+        loaded = {n: sys.modules[n] for n in names}
+        for alias, target in finder.aliases.items():  # bare helper names: the same modules
+            loaded[alias] = loaded[target]
+        return loaded
     except BaseException:
-        for n in names:  # a failed load leaves sys.modules as it found it
+        for n in [*names, *finder.aliases]:  # a failed load leaves sys.modules as it found it
             sys.modules.pop(n, None)
         sys.modules.update(saved)
         raise

@@ -113,7 +113,8 @@ class JaxDistribution(Distribution):
         """Shape of one outcome x."""
         return self.model.event_shape
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """The pytree's leaves, in flattening order."""
         return list(self.model.blocks)
 
     @property
@@ -135,7 +136,7 @@ class JaxDistribution(Distribution):
 
     def with_params(self, theta: Any) -> JaxDistribution:
         """The same model at the flat parameters ``theta`` (p,); the kernels are shared."""
-        return JaxDistribution(self.model, self._check_theta(theta), self.context)
+        return JaxDistribution(self.model, self.check_theta(theta), self.context)
 
     def with_context(self, context: Any) -> JaxDistribution:
         """The same model and theta with another context (same pytree structure)."""

@@ -5,7 +5,7 @@ parameter coordinate and aggregate rows over all coordinates ("(mean)", "(trace)
 "(max)"); for models with many parameters (a JAX MLP with thousands of weights) they
 write aggregate rows per named parameter block instead (a layer's weights: kind
 ``block_mean``, ``block_trace``, ``block_max``, coordinate = the block's name). The
-blocks are the distribution's ``_blocks()`` (for a JAX model, the pytree's leaves).
+blocks are the distribution's ``param_blocks()`` (for a JAX model, the pytree's leaves).
 
 Statistics of many coordinates are computed over chunks of columns of at most
 ``vartools.measure.statistics.STATS_ELEMENTS`` float64 entries, so replicates (R, p) of a large
@@ -56,9 +56,9 @@ def rows_mode(rows: str, p: int) -> str:
 
 
 def block_ranges(problem: Problem) -> list[tuple[str, int, int]]:
-    """(name, start, stop) of each parameter block of theta (``Distribution._blocks``)."""
+    """(name, start, stop) of each parameter block of theta (``Distribution.param_blocks``)."""
     out, start = [], 0
-    for name, shape in problem.dist._blocks():
+    for name, shape in problem.dist.param_blocks():
         size = int(np.prod(shape, dtype=np.int64))
         out.append((name, start, start + size))
         start += size

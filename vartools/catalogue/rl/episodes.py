@@ -160,12 +160,13 @@ class EpisodeLaw(Distribution):
         """(T, obs_dim + 4)."""
         return (self.horizon, self.env.obs_dim + 4)
 
-    def _blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+    def param_blocks(self) -> list[tuple[str, tuple[int, ...]]]:
+        """One block: the policy parameters theta."""
         return [("theta", tuple(self.policy.theta.shape))]
 
     def with_params(self, theta: Any) -> EpisodeLaw:
         """The same environment and horizon with policy weights ``theta`` (flat, (d A,))."""
-        return EpisodeLaw(self.env, self.policy.with_theta(self._check_theta(theta)), self.horizon)
+        return EpisodeLaw(self.env, self.policy.with_theta(self.check_theta(theta)), self.horizon)
 
     # -- sampling ---------------------------------------------------------------------
     @property
@@ -175,7 +176,7 @@ class EpisodeLaw(Distribution):
 
     def sample_noise(self, n: int, *, rng: np.random.Generator, reps: Any = ()) -> np.ndarray:
         """Uniforms on [0, 1), shape (*reps, n, T + 1, m)."""
-        lead = self._noise_shape(n, reps, rng)[: -len(self.event_shape)]
+        lead = self.noise_shape(n, reps, rng)[: -len(self.event_shape)]
         return rng.random((*lead, self.horizon + 1, self.noise_width))
 
     def noise_from_uniform(self, u: np.ndarray) -> np.ndarray:
@@ -224,7 +225,7 @@ class EpisodeLaw(Distribution):
         for deterministic-dynamics environments (CartPole) it is the policy part, i.e.
         log p(tau) up to a term that does not depend on theta. (*R, n, T, k) -> (*R, n).
         """
-        ep = split_episode(self._check_x(x))
+        ep = split_episode(self.check_x(x))
         logp = np.log(np.take_along_axis(self.policy.probs(ep.obs), ep.action[..., None], -1))
         out = (logp[..., 0] * ep.alive).sum(-1)
         if hasattr(self.env, "transition_log_prob"):
@@ -275,7 +276,7 @@ class EpisodeLaw(Distribution):
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """sum_t alive_t g_t, (*R, n, T, k) -> (*R, n, p)."""
-        x = self._check_x(x)
+        x = self.check_x(x)
         return self.weighted_score(x, np.ones(x.shape[:-1]))
 
     # -- enumeration -----------------------------------------------------------------
