@@ -147,7 +147,7 @@ def rodeo(
         name="rodeo" if default else f"rodeo(alpha={a:g},beta={bt:g})",
         from_noise=from_noise_via_samples(from_samples),
         from_samples=from_samples,
-        needs_grad=relaxed is None,  # categoricals take the gradient from relaxed
+        needs_grad=False,  # discrete_parts finds the gradient (grad_f or a relaxed objective)
         per_sample=False,
         doc=rodeo.__doc__ or "",
     )
