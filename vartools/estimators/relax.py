@@ -154,8 +154,10 @@ def _terms(
             return w
         return dist.relaxed_vjp(y, w.reshape(y.shape), temperature)
 
-    terms = (fx - c_zt)[..., None] * s + dist.location_vjp(jac(y_z, g_z)) - dist.location_vjp(
-        jac(y_zt, g_zt) * dzt
+    terms = (
+        (fx - c_zt)[..., None] * s
+        + dist.location_vjp(jac(y_z, g_z))
+        - dist.location_vjp(jac(y_zt, g_zt) * dzt)
     )
     parts = {
         "z": x_z,
@@ -207,8 +209,10 @@ def _check_input(surrogate_input: str, temperature: float) -> tuple[str, float]:
         raise ValueError(
             f"surrogate_input must be one of {SURROGATE_INPUTS}, got {surrogate_input!r}"
         )
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not (
-        temperature > 0
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, int | float)
+        or not (temperature > 0)
     ):
         raise ValueError(f"surrogate_temperature must be a positive number, got {temperature!r}")
     return surrogate_input, float(temperature)

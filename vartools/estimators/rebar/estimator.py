@@ -73,16 +73,16 @@ __all__ = ["RebarState", "coupled_draw", "rebar", "rebar_base", "rebar_control"]
 def coupled_draw(who: str) -> Any:
     """The draw of ``who`` (REBAR, RELAX): uniforms u, v, b = H(z) and the terms f(b) s(b)."""
 
-    def draw(problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler) -> Batch:
+    def draw(
+        problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler
+    ) -> Batch:
         dist = require_capabilities(problem, who, "conditional_relaxation", "relaxation")
         shape = dist.relaxed_noise_shape((*check_reps(reps), n))
         u = rng.random(shape)
         v = rng.random(shape)
         b = dist.conditional_relaxation(u, v).b
         fx = problem.evaluate(b)
-        return Batch(
-            x=b, fx=fx, score=dist.score(b), weight=fx, n_evals=n, noise=u, info={"v": v}
-        )
+        return Batch(x=b, fx=fx, score=dist.score(b), weight=fx, n_evals=n, noise=u, info={"v": v})
 
     return draw
 

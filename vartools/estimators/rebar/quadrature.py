@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-
 from scipy import special
 
 from vartools.core.distribution import Distribution
@@ -65,7 +64,8 @@ def rebar_moments(
     Samples are independent: variance / n.
 
     Args:
-        problem: a problem on independent binary coordinates (``require_binary``), few ((2 nodes)^D nodes^D points).
+        problem: a problem on few independent binary coordinates (``require_binary``;
+            (2 nodes)^D nodes^D points).
         eta: the control-variate scale.
         temperature: lam > 0.
         n: samples per estimate.
