@@ -11,8 +11,10 @@ to real vectors, the problem's ``grad_f``) and gbar_{-k} = mean_{j != k} g_j:
 
 For independent categoricals the same formula holds with b_k the one-hot samples, theta
 the softmax probabilities (the score is still b_k - theta), grad f the gradient of f on
-one-hot vectors (``relaxed=``) and theta (1 - theta) gbar replaced by the one-hot
-covariance (diag(p) - p p^T) gbar per variable.
+one-hot vectors (``relaxed=`` or the problem's ``relaxed`` objective) and
+theta (1 - theta) gbar replaced by the one-hot covariance (diag(p) - p p^T) gbar per
+variable. Dispatch is by capability (``one_hot_factorised`` and ``relaxation``), never
+by class: a user distribution that has them works, others are refused naming both.
 
 Unbiased for every alpha: the baseline mean_{j != k} F_j has E[F_j s_k] = 0 (b_j enters
 F_j only through its own score-like factor b_j - theta, of mean zero, and f_j is

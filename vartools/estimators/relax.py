@@ -1,16 +1,21 @@
-"""RELAX (Grathwohl, Choi, Wu, Roeder & Duvenaud, ICLR 2018) for Bernoullis.
+"""RELAX (Grathwohl, Choi, Wu, Roeder & Duvenaud, ICLR 2018): Bernoullis and categoricals.
 
-For Bernoullis (categorical RELAX is not implemented). REBAR's form with a learned
-surrogate c_phi in place of eta f(sigma_lam(.)): with u, v,
-z, b, z~ as in ``vartools.estimators.rebar.estimator``,
+For any distribution with the ``conditional_relaxation`` and ``relaxation``
+capabilities (``vartools.core.capabilities``; Bernoullis and factorised categoricals).
+REBAR's form with a learned surrogate c_phi in place of eta f(sigma_lam(.)): with u, v,
+z, b, z~ as in ``vartools.estimators.rebar.estimator`` (logistic noise for Bernoullis;
+Gumbel-max z and the Gumbels conditioned on b for categoricals),
 
     g = [f(b) - c_phi(z~)] s(b) + grad_theta c_phi(z) - grad_theta c_phi(z~)
 
 (Grathwohl et al. 2018, eq. 8 and Algorithm 2). Unbiased for every surrogate (the
 same argument as REBAR's: E[c(z~) s(b)] + E[grad c(z~)] = grad E[c(z)]). The surrogate
-is a one-hidden-layer MLP on z, c(z) = w2 . tanh(W1 z + b1) + b2 (10 tanh units by
-default, as the paper's toy), in NumPy with hand-written backpropagation, including
-the second-order terms through grad_z c (checked against finite differences in the
+is a one-hidden-layer MLP, c(x) = w2 . tanh(W1 x + b1) + b2 (10 tanh units by
+default, as the paper's toy), on x = z for Bernoullis (as the paper's toy) and on the
+relaxed one-hot vector x = softmax(z / lam_c) (lam_c = 1 by default) for categoricals
+(``surrogate_input``), its gradient in theta taken through x and through the location
+of z (log softmax(theta) for categoricals: ``location_vjp``). In NumPy with hand-written backpropagation, including
+the second-order terms through grad_x c (checked against finite differences in the
 tests). Its parameters phi descend the single-batch estimate of the variance,
 mean_R |gbar|^2 (gbar the estimate; E[g] does not depend on phi), with Adam, from
 earlier batches only: the estimate of a batch uses the phi fitted before it, so it
@@ -18,9 +23,11 @@ stays unbiased. The frozen mode (``train=False``) keeps phi fixed (at its initia
 value, or at a trained state passed in).
 
 Cost per estimate: n evaluations of f (at b only: this surrogate does not evaluate f
-at relaxed points), 2n evaluations of c_phi with its gradient in z
-(``info["surrogate_evals"]``), and when training one backward pass through them
-(``info["training_passes"]`` = 2n). ``Batch.n_evals`` counts f only.
+at relaxed points, so no relaxed objective is needed), 2n evaluations of c_phi with
+its gradient in x (``info["surrogate_evals"]``), and when training one backward pass
+through them (``info["training_passes"]`` = 2n). ``Batch.n_evals`` counts f only.
+Exact moments by quadrature over (u, v) for one or two Bernoullis (``relax_moments``);
+categorical RELAX has no exact oracle and is tested by Monte Carlo at 5 SE.
 """
 
 from __future__ import annotations

@@ -16,8 +16,13 @@ the problem's f and ``grad_f`` must be defined there (``square_distance`` is). U
 for every eta and temperature lam (the control variate has mean zero: E[c(z~) s(b)] +
 E[grad c(z~)] = grad E[c(z)]); tested by quadrature over (u, v) (``rebar_moments``).
 Independent categoricals work the same way with Gumbel noise and the conditional Gumbels
-of ``vartools.estimators.rebar.noise`` (``rebar(relaxed=...)``: f on one-hot vectors with
-its gradient, evaluated at softmax(z / lam)); tested by Monte Carlo at fixed seeds.
+(``Categorical.conditional_relaxation``), f on one-hot vectors with its gradient
+evaluated at softmax(z / lam): ``rebar(relaxed=...)`` or the problem's ``relaxed``
+objective (so the registered ``rebar`` works on ``cat_onehot``); tested by Monte Carlo
+at fixed seeds. Dispatch is by capability (``conditional_relaxation`` and
+``relaxation``), so a user distribution that implements them works too; others are
+refused with ``NotSupportedError`` naming the estimator, the distribution and the
+missing capabilities.
 
 Built as ``make_estimator(rebar_base, rebar_control(...))`` by ``rebar``: the base draws
 (u, v), b and f(b) (the REINFORCE terms f(b) s(b)); the control variate adds
