@@ -8,18 +8,18 @@ Gumbel-max z and the Gumbels conditioned on b for categoricals),
 
     g = [f(b) - c_phi(z~)] s(b) + grad_theta c_phi(z) - grad_theta c_phi(z~)
 
-(Grathwohl et al. 2018, eq. 8 and Algorithm 2). Unbiased for every surrogate (the
-same argument as REBAR's: E[c(z~) s(b)] + E[grad c(z~)] = grad E[c(z)]). The surrogate
-is a one-hidden-layer MLP, c(x) = w2 . tanh(W1 x + b1) + b2 (10 tanh units by
-default, as the paper's toy), on x = z for Bernoullis (as the paper's toy) and on the
-relaxed one-hot vector x = softmax(z / lam_c) (lam_c = 1 by default) for categoricals
-(``surrogate_input``), its gradient in theta taken through x and through the location
-of z (log softmax(theta) for categoricals: ``location_vjp``). In NumPy with hand-written backpropagation, including
-the second-order terms through grad_x c (checked against finite differences in the
-tests). Its parameters phi descend the single-batch estimate of the variance,
-mean_R |gbar|^2 (gbar the estimate; E[g] does not depend on phi), with Adam, from
-earlier batches only: the estimate of a batch uses the phi fitted before it, so it
-stays unbiased. The frozen mode (``train=False``) keeps phi fixed (at its initial
+(Grathwohl et al. 2018, eq. 8 and Algorithm 2). Unbiased for every surrogate (the same
+argument as REBAR's: E[c(z~) s(b)] + E[grad c(z~)] = grad E[c(z)]). The surrogate is a
+one-hidden-layer MLP, c(x) = w2 . tanh(W1 x + b1) + b2 (10 tanh units by default, as the
+paper's toy), on x = z for Bernoullis (as the paper's toy) and on the relaxed one-hot
+vector x = softmax(z / lam_c) (lam_c = 1 by default) for categoricals
+(``surrogate_input``), its gradient in theta taken through x and through the location of
+z (log softmax(theta) for categoricals: ``location_vjp``). In NumPy with hand-written
+backpropagation, including the second-order terms through grad_x c (checked against
+finite differences in the tests). Its parameters phi descend the single-batch estimate
+of the variance, mean_R |gbar|^2 (gbar the estimate; E[g] does not depend on phi), with
+Adam, from earlier batches only: the estimate of a batch uses the phi fitted before it,
+so it stays unbiased. The frozen mode (``train=False``) keeps phi fixed (at its initial
 value, or at a trained state passed in).
 
 Cost per estimate: n evaluations of f (at b only: this surrogate does not evaluate f

@@ -10,8 +10,9 @@ with y_d = b with coordinate d flipped and w_d(b) = q_d(1 - b_d) the probability
 flipped value. E_q[(A_d h)(b)] = 0 for every h, so A_d h is a control variate that
 costs one evaluation of h per neighbour (RODEO, sec. 3-4). For independent categoricals
 (``relaxed=`` or the problem's ``relaxed``: f on one-hot vectors with its gradient) the
-move of variable j goes to category c with probability p_jc, (A_j h)(x) = sum_c p_jc [h(x_{j -> c}) - h(x)], and the
-formulas below hold with b the one-hot samples and s = b - softmax(logits).
+move of variable j goes to category c with probability p_jc,
+(A_j h)(x) = sum_c p_jc [h(x_{j -> c}) - h(x)], and the formulas below hold with b
+the one-hot samples and s = b - softmax(logits).
 
 RODEO applies such operators to a cheap surrogate of f built from the *other* samples
 of the batch. Here the surrogate of sample k is the average of the first-order Taylor
