@@ -26,6 +26,7 @@ FRONTIER = {
     "unordered_set3": "unordered_set",
     "double_cv": "double_cv",
     "rodeo": "rodeo",
+    "rodeo_mlp": "rodeo",
     "rebar": "rebar",
     "rebar_frozen": "rebar",
     "relax": "relax",
@@ -73,11 +74,20 @@ PROBLEMS = {
 
 #: Which (problem, estimator) pairs work; every other pair must be refused.
 WORKS = {
-    "bernoulli": {"unordered_set3", "double_cv", "rodeo", "rebar", "rebar_frozen", "relax"},
+    "bernoulli": {
+        "unordered_set3",
+        "double_cv",
+        "rodeo",
+        "rodeo_mlp",
+        "rebar",
+        "rebar_frozen",
+        "relax",
+    },
     "categorical_relaxed": {
         "unordered_set3",
         "double_cv",
         "rodeo",
+        "rodeo_mlp",
         "rebar",
         "rebar_frozen",
         "relax",
@@ -110,7 +120,9 @@ def test_all_registered_frontier_names_are_covered():
     assert registered == set(FRONTIER) - {"unordered_set3"}  # unordered_set<k> is a family
 
 
-@pytest.mark.parametrize("name", ["rebar", "rebar_frozen", "relax", "double_cv", "rodeo"])
+@pytest.mark.parametrize(
+    "name", ["rebar", "rebar_frozen", "relax", "double_cv", "rodeo", "rodeo_mlp"]
+)
 def test_a_user_distribution_with_the_capabilities_works_like_the_builtin(name):
     """Not a subclass of Bernoulli or Categorical: the same estimates, bit for bit."""
     for builtin, user in [

@@ -484,3 +484,61 @@ def test_categorical_relax_and_rebar_have_no_quadrature_oracle():
         exact_moments(prob, relax(), 1)
     with pytest.raises(NoOracleError, match="Categorical"):
         exact_moments(prob, rebar(1.0, 0.5, relaxed=_cat_relaxed()), 1)
+
+
+# -- RODEO with a learned surrogate -------------------------------------------------------
+
+
+def _relaxed_cat_problem() -> Problem:
+    prob = cat_problem()
+    return Problem("cat_r", prob.dist, prob.f, relaxed=_cat_relaxed())
+
+
+@pytest.mark.parametrize("make", [ns_problem, _relaxed_cat_problem], ids=["bern3", "cat2x3"])
+@pytest.mark.parametrize("n", [2, 3])
+def test_rodeo_mlp_is_unbiased_by_enumeration_and_learns(make, n):
+    prob = make()
+    truth = exact_gradient(prob)
+    est = get_estimator("rodeo_mlp")
+    plain = get_estimator("rodeo")
+    v_plain = exact_moments(prob, plain, n, state=warm_state(prob, plain, n, seed=0, warmup=300))
+    state = warm_state(prob, est, n, seed=0, warmup=300)
+    mean, var = exact_moments(prob, est, n, state=state)
+    assert np.allclose(mean, truth, atol=ATOL)
+    # measured: 0.35 to 0.86 of RODEO's variance after 300 batches (both warmed up alike)
+    assert var.sum() < v_plain[1].sum()
+    # Monte Carlo at the same state agrees with the exact moments (5 SE)
+    g, _ = est(prob, n, rng=np.random.default_rng(8), reps=(50_000,), state=state)
+    se = np.sqrt(var / len(g))
+    assert np.all(np.abs(g.mean(0) - mean) <= 5.0 * se)
+    b, _ = est.batch(prob, n, rng=np.random.default_rng(0), reps=(2,), state=state)
+    p = prob.dist.n_params
+    assert b.n_evals == n and b.info["surrogate_evals"] == n * (1 + p)
+
+
+@pytest.mark.parametrize("make", [ns_problem, _relaxed_cat_problem], ids=["bern3", "cat2x3"])
+def test_rodeo_surrogate_variance_gradient_matches_finite_differences(make):
+    from vartools.estimators.rodeo import (
+        rodeo_surrogate,
+        surrogate_terms,
+        surrogate_variance_grad,
+    )
+
+    prob = make()
+    m0 = rodeo_surrogate().init(prob).mlp
+    rng = np.random.default_rng(4)
+    m = m0.unflat(rng.normal(size=m0.flat().size) * 0.5)  # nonzero output weights
+    batch, _ = make_estimator(rodeo(0.3, -0.2)).batch(
+        prob, 3, rng=np.random.default_rng(1), reps=(5,)
+    )
+
+    def loss(flat):
+        t = surrogate_terms(prob, batch.x, batch.terms, m.unflat(flat))[0]
+        return float((t.mean(-2) ** 2).sum(-1).mean())
+
+    terms, parts = surrogate_terms(prob, batch.x, batch.terms, m)
+    analytic = surrogate_variance_grad(m, terms, parts)
+    flat, e = m.flat(), 1e-6
+    fd = [(loss(flat + e * d) - loss(flat - e * d)) / (2 * e) for d in np.eye(flat.size)]
+    assert np.allclose(analytic, fd, atol=1e-7, rtol=1e-6)
+    assert np.abs(analytic).max() > 1e-3

@@ -49,7 +49,7 @@ from vartools.estimators.rao_blackwell import dependency_aware, local_expectatio
 from vartools.estimators.rebar.estimator import rebar
 from vartools.estimators.relax import relax
 from vartools.estimators.relaxations import straight_through
-from vartools.estimators.rodeo import rodeo
+from vartools.estimators.rodeo import rodeo, rodeo_surrogate
 from vartools.estimators.sum_and_sample import sum_and_sample
 from vartools.estimators.tuned import fitted_coefficients
 from vartools.estimators.unordered_set import unordered_set
@@ -164,6 +164,10 @@ ESTIMATORS["rodeo"] = lambda: make_estimator(rodeo(0.0, 0.0), fitted_coefficient
 ESTIMATORS["rebar"] = lambda: rebar(name="rebar")
 ESTIMATORS["rebar_frozen"] = lambda: rebar(eta=1.0, temperature=0.5, name="rebar_frozen")
 ESTIMATORS["relax"] = lambda: relax(name="relax")
+# RODEO with a learned MLP surrogate in its Stein operators (Shi et al. 2022, sec. 4)
+ESTIMATORS["rodeo_mlp"] = lambda: make_estimator(
+    rodeo(0.0, 0.0), fitted_coefficients(), rodeo_surrogate(), name="rodeo_mlp"
+)
 
 
 def _iwae_toy(k: int = 4, eta: float = 0.0) -> Problem:
