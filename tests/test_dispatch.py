@@ -169,11 +169,26 @@ def test_errors_that_are_not_missing_oracles_are_not_no_oracle_errors():
 CAPS = {
     "bernoulli": (
         vt.Bernoulli([0.3, -1.1]),
-        {"enumeration", "param_coordinates", "local_expectation", "relaxation", "coupled_pairs"},
+        {
+            "enumeration",
+            "param_coordinates",
+            "local_expectation",
+            "relaxation",
+            "coupled_pairs",
+            "conditional_relaxation",
+            "one_hot_factorised",
+        },
     ),
     "categorical": (
         vt.Categorical(np.zeros((2, 3))),
-        {"enumeration", "param_coordinates", "local_expectation", "relaxation"},
+        {
+            "enumeration",
+            "param_coordinates",
+            "local_expectation",
+            "relaxation",
+            "conditional_relaxation",
+            "one_hot_factorised",
+        },
     ),
     "normal1": (
         vt.Normal([0.0], [1.0]),

@@ -36,9 +36,10 @@ from vartools.catalogue.settings import SETTINGS
 from vartools.control_variates.baselines import constant_baseline, ema_baseline, loo_baseline
 from vartools.control_variates.coefficients import delta_method, optimal_baseline
 from vartools.core.control_variate import ControlVariate
+from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
 from vartools.core.validation import nearest_name
-from vartools.distributions.discrete import Bernoulli
+from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
@@ -48,7 +49,7 @@ from vartools.estimators.rao_blackwell import dependency_aware, local_expectatio
 from vartools.estimators.rebar.estimator import rebar
 from vartools.estimators.relax import relax
 from vartools.estimators.relaxations import straight_through
-from vartools.estimators.rodeo import rodeo
+from vartools.estimators.rodeo import rodeo, rodeo_surrogate
 from vartools.estimators.sum_and_sample import sum_and_sample
 from vartools.estimators.tuned import fitted_coefficients
 from vartools.estimators.unordered_set import unordered_set
@@ -163,6 +164,10 @@ ESTIMATORS["rodeo"] = lambda: make_estimator(rodeo(0.0, 0.0), fitted_coefficient
 ESTIMATORS["rebar"] = lambda: rebar(name="rebar")
 ESTIMATORS["rebar_frozen"] = lambda: rebar(eta=1.0, temperature=0.5, name="rebar_frozen")
 ESTIMATORS["relax"] = lambda: relax(name="relax")
+# RODEO with a learned MLP surrogate in its Stein operators (Shi et al. 2022, sec. 4)
+ESTIMATORS["rodeo_mlp"] = lambda: make_estimator(
+    rodeo(0.0, 0.0), fitted_coefficients(), rodeo_surrogate(), name="rodeo_mlp"
+)
 
 
 def _iwae_toy(k: int = 4, eta: float = 0.0) -> Problem:
@@ -179,6 +184,54 @@ def _iwae_toy(k: int = 4, eta: float = 0.0) -> Problem:
 
 # the setting vimco applies to: vartools compare --problem iwae_toy --estimators sf vimco
 SETTINGS["iwae_toy"] = _iwae_toy
+
+
+def _cat_onehot(n_vars: int = 2, n_classes: int = 3, seed: int = 0) -> Problem:
+    """Independent categoricals whose f is a polynomial of the one-hot vectors.
+
+    f(y) = sum_j t_j . y_j + 1.3 (t_0 . y_0)(t_last . y_last) + (y_0 . y_last) with a fixed
+    random table t (n_vars, n_classes): non-separable, and defined with its gradient on
+    relaxed one-hot vectors (``Problem.relaxed``), so the categorical REBAR, Double CV and
+    RODEO work under their registered names; RELAX needs f at the outcomes only.
+    """
+    nv, nc = int(n_vars), int(n_classes)
+    if nv < 2 or nc < 2:
+        raise ValueError(f"cat_onehot needs n_vars >= 2 and n_classes >= 2, got {nv} and {nc}")
+    rng = np.random.default_rng(int(seed))
+    table = rng.normal(size=(nv, nc))
+    logits = rng.normal(size=(nv, nc))
+
+    def value(y: np.ndarray) -> np.ndarray:
+        a = (y * table).sum(-1)  # (..., n_vars)
+        same = (y[..., 0, :] * y[..., -1, :]).sum(-1)
+        out: np.ndarray = a.sum(-1) + 1.3 * a[..., 0] * a[..., -1] + same
+        return out
+
+    def grad(y: np.ndarray) -> np.ndarray:
+        a = (y * table).sum(-1)
+        g = np.broadcast_to(table, y.shape).copy()
+        g[..., 0, :] += 1.3 * a[..., -1, None] * table[0] + y[..., -1, :]
+        g[..., -1, :] += 1.3 * a[..., 0, None] * table[-1] + y[..., 0, :]
+        return g
+
+    relaxed = Objective(value, grad, name="polynomial of one-hot vectors")
+    cats = np.arange(nc)
+
+    def f(z: np.ndarray) -> np.ndarray:
+        return value((z[..., None] == cats).astype(np.float64))
+
+    return Problem(
+        f"cat_onehot({nv}x{nc})",
+        Categorical(logits),
+        f,
+        description="independent categoricals, f a polynomial of the one-hot vectors",
+        relaxed=relaxed,
+    )
+
+
+# the categorical setting of the frontier estimators: vartools compare --problem cat_onehot
+# --estimators sf+loo rebar relax double_cv rodeo --n 2
+SETTINGS["cat_onehot"] = _cat_onehot
 # -- end of frontier estimators --------------------------------------------------------------
 
 

@@ -17,6 +17,11 @@ methods and flags, never on the concrete class (DESIGN.md, "Package layout"):
   ``embed``, ``hard_vjp`` (flag ``relaxation_in_outcome_space``); Bernoulli,
   Categorical.
 - ``coupled_pairs``: ``coupled_pair`` (the ARM pair); Bernoulli.
+- ``conditional_relaxation``: ``conditional_relaxation``, ``relax_noise``,
+  ``location_vjp`` (REBAR's and RELAX's coupled noise z, z~ ~ p(z | b)); Bernoulli
+  (logistic noise), Categorical (Gumbel-max with conditional Gumbels).
+- ``one_hot_factorised``: ``one_hot_layout`` (independent binary or one-hot categorical
+  coordinates in natural parameters: Double CV, RODEO); Bernoulli, Categorical.
 - ``measure_valued``: ``measure_valued_coupling``; Normal.
 - ``gaussian``: ``gaussian_params`` (loc, scale); Normal.
 
@@ -33,7 +38,14 @@ import numpy as np
 
 from vartools.core.errors import NotSupportedError
 
-__all__ = ["CAPABILITIES", "Capabilities", "GaussianParams", "MeasureValuedCoupling"]
+__all__ = [
+    "CAPABILITIES",
+    "Capabilities",
+    "ConditionalRelaxation",
+    "GaussianParams",
+    "MeasureValuedCoupling",
+    "OneHotLayout",
+]
 
 
 #: Capability name -> the method whose override provides it (``Distribution.supports``);
@@ -48,6 +60,8 @@ CAPABILITIES: dict[str, str] = {
     "coupled_pairs": "coupled_pair",
     "measure_valued": "measure_valued_coupling",
     "gaussian": "gaussian_params",
+    "conditional_relaxation": "conditional_relaxation",
+    "one_hot_factorised": "one_hot_layout",
 }
 
 
@@ -93,6 +107,48 @@ class MeasureValuedCoupling(NamedTuple):
     mult: np.ndarray
     draw_param: int
     info: dict[str, np.ndarray]
+
+
+class ConditionalRelaxation(NamedTuple):
+    """REBAR's coupled noise (the ``conditional_relaxation`` capability).
+
+    From two uniform arrays u, v of shape ``relaxed_noise_shape(lead)``: the noise z
+    (the location, logits or log-probabilities, plus logistic or Gumbel noise), the hard
+    sample b = H(z) (an exact draw), and z~ ~ p(z | b) reparameterised by v (Tucker et al.
+    2017, sec. 3 and appendix). ``relax_noise(z, lam)`` maps noise to the relaxed space
+    (sigmoid or softmax of z / lam) and ``location_vjp`` takes a cotangent on the
+    location of z to theta.
+
+    Attributes:
+        b: the hard outcomes (*lead, *event).
+        z: the noise, shape of u.
+        z_tilde: the conditional noise z~ given b, shape of u.
+        dz_tilde: d z~ / d location, elementwise (the Jacobian is diagonal), shape of u;
+            d z / d location is 1.
+    """
+
+    b: np.ndarray
+    z: np.ndarray
+    z_tilde: np.ndarray
+    dz_tilde: np.ndarray
+
+
+class OneHotLayout(NamedTuple):
+    """Independent coordinates embedded as indicators (the ``one_hot_factorised`` capability).
+
+    ``embed(x)`` flattened to (*lead, p) is b, with E[b] = ``mean`` and the score
+    b - mean (an exponential family in its natural parameters theta, so that
+    d mean / d theta = Cov(b), the map ``hard_vjp``).
+
+    Attributes:
+        mean: E[b], flat (p,).
+        categories: None when every coordinate is binary (b in {0, 1}, one parameter,
+            its logit, per coordinate); K when every variable is one-hot over K
+            categories (K parameters, the logits, per variable).
+    """
+
+    mean: np.ndarray
+    categories: int | None
 
 
 class Capabilities:
@@ -226,3 +282,34 @@ class Capabilities:
             "use a score-function estimator (vartools.score_function), or implement "
             "transform_vjp and set reparameterized = True (docs/readme/extending.md)",
         )
+
+    def conditional_relaxation(self, u: np.ndarray, v: np.ndarray) -> ConditionalRelaxation:
+        """z, b = H(z) and z~ ~ p(z | b) from uniforms u, v (``ConditionalRelaxation``).
+
+        Capability ``conditional_relaxation`` (REBAR, RELAX); u and v have the shape
+        ``relaxed_noise_shape(lead)`` of the ``relaxation`` capability.
+        """
+        self.not_supported("conditional_relaxation", "conditional_relaxation")
+
+    def relax_noise(self, z: np.ndarray, temperature: float) -> np.ndarray:
+        """The relaxed value of noise z: sigmoid(z / lam) or softmax(z / lam) (same shape).
+
+        Its vector-Jacobian product is ``relaxed_vjp`` of the ``relaxation`` capability.
+        """
+        self.not_supported("conditional_relaxation", "relax_noise")
+
+    def location_vjp(self, cotangent: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """A cotangent on the location of z, flat (*lead, p), taken to theta (*lead, p).
+
+        Identity for Bernoulli logits; for categoricals the location is
+        log softmax(theta), whose Jacobian is I - p 1^T per variable. ``transpose`` applies
+        the transposed map (used to backpropagate through it).
+        """
+        self.not_supported("conditional_relaxation", "location_vjp")
+
+    def one_hot_layout(self) -> OneHotLayout:
+        """The indicator layout of a factorised discrete distribution (``OneHotLayout``).
+
+        Capability ``one_hot_factorised`` (Double CV, RODEO).
+        """
+        self.not_supported("one_hot_factorised", "one_hot_layout")

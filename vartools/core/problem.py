@@ -86,6 +86,9 @@ class Problem:
         grad_f: df/dx, (*R, n, *event) -> same shape; taken from ``f.grad`` when f
             is an ``Objective`` and this is None. Needed by the pathwise estimator.
         description: free text for tables and metadata.
+        relaxed: for outcomes that are not points of the relaxed space (categoricals),
+            f on one-hot vectors (*R, n, *batch, K) with its gradient, equal to f at
+            one-hot points; used by REBAR, Double CV and RODEO on categoricals.
     """
 
     name: str
@@ -93,6 +96,7 @@ class Problem:
     f: Callable[[np.ndarray], np.ndarray]
     grad_f: Callable[[np.ndarray], np.ndarray] | None = None
     description: str = ""
+    relaxed: Objective | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -104,6 +108,11 @@ class Problem:
             )
         if not callable(self.f):
             raise TypeError(f"f must be callable x -> f(x) of shape (*R, n), got {self.f!r}")
+        if self.relaxed is not None and not isinstance(self.relaxed, Objective):
+            raise TypeError(
+                f"relaxed must be None or an Objective(value, grad) on one-hot vectors, got "
+                f"{type(self.relaxed).__name__}"
+            )
         if self.grad_f is None and isinstance(self.f, Objective) and self.f.grad is not None:
             object.__setattr__(self, "grad_f", self.f.grad)
 

@@ -3,8 +3,10 @@
 Their common base is ``vartools.distributions.uniform_noise.UniformNoise`` (the noise
 is a uniform on [0, 1) per coordinate of the event). Both are enumerable
 (``support(budget)``) with analytic scores and implement the capabilities
-(``vartools.core.capabilities``) ``param_coordinates``, ``local_expectation`` and
-``relaxation``; Bernoulli also ``coupled_pairs`` (the ARM pair).
+(``vartools.core.capabilities``) ``param_coordinates``, ``local_expectation``,
+``relaxation``, ``conditional_relaxation`` (REBAR's z, z~ | b) and
+``one_hot_factorised``; Bernoulli also
+``coupled_pairs`` (the ARM pair).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from vartools.core.capabilities import ConditionalRelaxation, OneHotLayout
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
 from vartools.core.errors import BudgetExceededError
 from vartools.core.validation import as_finite_array, float_dtype
@@ -35,6 +38,10 @@ def _clipped(noise: np.ndarray) -> np.ndarray:
 def _softmax_vjp(y: np.ndarray, h: np.ndarray) -> np.ndarray:
     """h^T d softmax / d logits = y * (h - sum_k y_k h_k), over the last axis."""
     return y * (h - (y * h).sum(-1, keepdims=True))
+
+
+#: REBAR's uniforms are clipped to [_REBAR_TINY, 1 - _REBAR_TINY] before their logs.
+_REBAR_TINY = 1e-12
 
 
 def _check_budget(count: float, budget: int, what: str) -> None:
@@ -184,6 +191,37 @@ class Bernoulli(UniformNoise):
     def coupled_pair(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """x1 = 1[u > 1 - sigma(logits)], x2 = 1[u < sigma(logits)] (the ARM pair)."""
         return self.transform(u), self.transform(1.0 - u)
+
+    def conditional_relaxation(self, u: np.ndarray, v: np.ndarray) -> ConditionalRelaxation:
+        """Logistic noise: z = logits + logit(u), b = 1[u > 1 - theta], z~ = logits + logit(v').
+
+        v' = b (v theta + 1 - theta) + (1 - b) v (1 - theta) makes z~ ~ p(z | b), and
+        dz~/dlogits = 1 + theta (1 - theta) (dv'/dtheta) / (v' (1 - v')) with dv'/dtheta
+        = v - 1 if b = 1, -v if b = 0 (Tucker et al. 2017, sec. 3).
+        """
+        phi, theta = self.logits, self.probs
+        uc = np.clip(u, _REBAR_TINY, 1.0 - _REBAR_TINY)
+        b = (uc > 1.0 - theta).astype(np.float64)
+        z = phi + np.log(uc) - np.log1p(-uc)
+        vp = np.where(b > 0.5, v * theta + 1.0 - theta, v * (1.0 - theta))
+        vp = np.clip(vp, _REBAR_TINY, 1.0 - _REBAR_TINY)
+        zt = phi + np.log(vp) - np.log1p(-vp)
+        dvp = np.where(b > 0.5, v - 1.0, -v)
+        dzt = 1.0 + theta * (1.0 - theta) * dvp / (vp * (1.0 - vp))
+        return ConditionalRelaxation(b, z, zt, dzt)
+
+    def one_hot_layout(self) -> OneHotLayout:
+        """Binary coordinates: mean sigmoid(logits), flat."""
+        return OneHotLayout(self.probs.ravel(), None)
+
+    def relax_noise(self, z: np.ndarray, temperature: float) -> np.ndarray:
+        """sigmoid(z / temperature)."""
+        out: np.ndarray = special.expit(z / temperature)
+        return out
+
+    def location_vjp(self, cotangent: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """The identity: the location of z is theta (the logits) itself."""
+        return cotangent
 
 
 @dataclass(frozen=True, eq=False)
@@ -416,3 +454,43 @@ class Categorical(UniformNoise):
         """(diag(p_j) - p_j p_j^T) cotangent_j (the softmax Jacobian), (*lead, p)."""
         terms = _softmax_vjp(self.probs, cotangent)
         return terms.reshape(*cotangent.shape[: cotangent.ndim - self.logits.ndim], self.n_params)
+
+    def conditional_relaxation(self, u: np.ndarray, v: np.ndarray) -> ConditionalRelaxation:
+        """Gumbel-max: z = l + Gumbel(u), b = argmax z, z~ the Gumbels conditioned on b.
+
+        With l = log softmax(logits): z~_b = -log(-log v_b) and z~_k = -log(-log(v_k)
+        exp(-l_k) - log v_b) for k != b, so dz~_k/dl_k = -log(v_k) exp(-l_k) / exp(-z~_k)
+        for k != b and 0 for b (Tucker et al. 2017, appendix; Maddison et al. 2014).
+        """
+        lp = special.log_softmax(self.logits, axis=-1)
+        uc = np.clip(u, _REBAR_TINY, 1.0 - _REBAR_TINY)
+        vc = np.clip(v, _REBAR_TINY, 1.0 - _REBAR_TINY)
+        z = lp - np.log(-np.log(uc))
+        b = np.argmax(z, axis=-1)
+        onehot = np.arange(lp.shape[-1]) == b[..., None]
+        log_vb = np.take_along_axis(np.log(vc), b[..., None], axis=-1)  # (..., 1), < 0
+        scaled = -np.log(vc) * np.exp(-lp)  # -log(v_k) exp(-l_k) > 0
+        a = np.where(onehot, -log_vb, scaled - log_vb)
+        zt = -np.log(a)
+        dzt = np.where(onehot, 0.0, scaled / a)
+        return ConditionalRelaxation(b, z, zt, dzt)
+
+    def one_hot_layout(self) -> OneHotLayout:
+        """One-hot over K categories: mean softmax(logits), flat."""
+        return OneHotLayout(self.probs.ravel(), self.n_categories)
+
+    def relax_noise(self, z: np.ndarray, temperature: float) -> np.ndarray:
+        """softmax(z / temperature) over the categories."""
+        out: np.ndarray = special.softmax(z / temperature, axis=-1)
+        return out
+
+    def location_vjp(self, cotangent: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """Through l = log softmax(theta): c - p sum(c) per variable (transposed: c - p . c)."""
+        k = self.n_categories
+        c = cotangent.reshape(*cotangent.shape[:-1], -1, k)
+        p = self.probs.reshape(-1, k)
+        if transpose:
+            out = c - (p * c).sum(-1, keepdims=True)
+        else:
+            out = c - p * c.sum(-1, keepdims=True)
+        return out.reshape(cotangent.shape)

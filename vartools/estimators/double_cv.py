@@ -11,8 +11,10 @@ to real vectors, the problem's ``grad_f``) and gbar_{-k} = mean_{j != k} g_j:
 
 For independent categoricals the same formula holds with b_k the one-hot samples, theta
 the softmax probabilities (the score is still b_k - theta), grad f the gradient of f on
-one-hot vectors (``relaxed=``) and theta (1 - theta) gbar replaced by the one-hot
-covariance (diag(p) - p p^T) gbar per variable.
+one-hot vectors (``relaxed=`` or the problem's ``relaxed`` objective) and
+theta (1 - theta) gbar replaced by the one-hot covariance (diag(p) - p p^T) gbar per
+variable. Dispatch is by capability (``one_hot_factorised`` and ``relaxation``), never
+by class: a user distribution that has them works, others are refused naming both.
 
 Unbiased for every alpha: the baseline mean_{j != k} F_j has E[F_j s_k] = 0 (b_j enters
 F_j only through its own score-like factor b_j - theta, of mean zero, and f_j is
@@ -47,8 +49,8 @@ from vartools.core.batch import Batch
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
 from vartools.core.validation import as_finite_array
-from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.estimators.base import BaseEstimator, from_noise_via_samples
+from vartools.estimators.rebar.noise import require_capabilities
 
 __all__ = ["Parts", "discrete_parts", "double_cv", "loo_mean", "score_covariance_times"]
 
@@ -76,23 +78,24 @@ class Parts(NamedTuple):
 def discrete_parts(
     problem: Problem, x: np.ndarray, who: str, relaxed: Objective | None = None
 ) -> Parts:
-    """``Parts`` of samples x (*R, K, *event) of a Bernoulli or categorical problem.
+    """``Parts`` of samples x (*R, K, *event) of a factorised binary or one-hot problem.
 
-    Bernoulli: f and grad f from the problem (f defined on real vectors). Categorical: f
-    from the problem and grad f from ``relaxed``, an ``Objective`` on one-hot vectors
-    (*R, K, *batch, C) that must equal f at one-hot points (checked on the batch).
+    Dispatch by capability: the distribution must have ``one_hot_factorised`` (the
+    indicator layout and its mean) and ``relaxation`` (``embed``: outcomes as points of
+    the relaxed space). grad f is taken from an objective on the relaxed space, the
+    ``relaxed`` argument or else the problem's ``relaxed`` (it must equal f at the
+    embedded outcomes, checked on the batch), or else, when the relaxed values are the
+    outcomes themselves (``relaxation_in_outcome_space``: Bernoulli), the problem's
+    ``grad_f``.
 
     Raises:
-        TypeError: for other distributions (naming ``who`` and the distribution), or a
-            categorical problem without ``relaxed``.
-        ValueError: for fewer than 2 samples, no gradient, or a relaxed f that disagrees.
+        NotSupportedError (a TypeError): the distribution lacks a capability (the message
+            names ``who``, the distribution and the capabilities).
+        TypeError: no gradient on one-hot vectors (categoricals without a relaxed objective).
+        ValueError: for fewer than 2 samples, or a relaxed f that disagrees.
     """
-    dist = problem.dist
-    if not isinstance(dist, Bernoulli | Categorical):
-        raise TypeError(
-            f"{who} needs independent Bernoullis or categoricals; problem {problem.name!r} "
-            f"samples from {type(dist).__name__} (use sf+loo or unordered_set<k> there)"
-        )
+    dist = require_capabilities(problem, who, "one_hot_factorised", "relaxation")
+    layout = dist.one_hot_layout()
     lead = x.shape[: x.ndim - len(dist.event_shape)]
     if lead[-1] < 2:
         raise ValueError(
@@ -100,25 +103,27 @@ def discrete_parts(
         )
     fx = problem.evaluate(x)
     p = dist.n_params
-    if isinstance(dist, Bernoulli):
+    obj = relaxed if relaxed is not None else problem.relaxed
+    if obj is None and dist.relaxation_in_outcome_space:
         grad = problem.evaluate_grad(x.astype(np.float64)).reshape(*lead, p)
         b = x.reshape(*lead, p).astype(np.float64)
-        return Parts(fx, grad, b, dist.probs.ravel(), None)
-    if relaxed is None or relaxed.grad is None:
+        return Parts(fx, grad, b, layout.mean, layout.categories)
+    if obj is None or obj.grad is None:
         raise TypeError(
-            f"{who} on a Categorical needs f on one-hot vectors with its gradient: pass "
-            f"relaxed=Objective(value, grad) taking (*R, n, *batch, K) arrays to {who}(...)"
+            f"{who} on {type(dist).__name__} needs f on one-hot vectors with its gradient: pass "
+            f"relaxed=Objective(value, grad) taking (*R, n, *batch, K) arrays to {who}(...) or "
+            "to the Problem (Problem(..., relaxed=...))"
         )
-    onehot = (x[..., None] == np.arange(dist.n_categories)).astype(np.float64)
-    fr = np.asarray(relaxed.value(onehot), dtype=np.float64)
+    onehot = np.asarray(dist.embed(x), dtype=np.float64)
+    fr = np.asarray(obj.value(onehot), dtype=np.float64)
     if fr.shape != fx.shape or not np.allclose(fr, fx, rtol=1e-9, atol=1e-12):
         raise ValueError(
             f"{who}: relaxed.value on one-hot vectors must equal the problem's f at the same "
             f"outcomes; they differ (max |difference| "
             f"{np.max(np.abs(fr - fx)) if fr.shape == fx.shape else 'shape ' + str(fr.shape)})"
         )
-    grad = np.asarray(relaxed.grad(onehot), dtype=np.float64).reshape(*lead, p)
-    return Parts(fx, grad, onehot.reshape(*lead, p), dist.probs.ravel(), dist.n_categories)
+    grad = np.asarray(obj.grad(onehot), dtype=np.float64).reshape(*lead, p)
+    return Parts(fx, grad, onehot.reshape(*lead, p), layout.mean, layout.categories)
 
 
 def score_covariance_times(parts: Parts, v: np.ndarray) -> np.ndarray:
@@ -189,7 +194,7 @@ def double_cv(alpha: float = 1.0, *, relaxed: Objective | None = None) -> BaseEs
         name="double_cv" if a == 1.0 else f"double_cv(alpha={a:g})",
         from_noise=from_noise_via_samples(from_samples),
         from_samples=from_samples,
-        needs_grad=relaxed is None,  # categoricals take the gradient from relaxed
+        needs_grad=False,  # discrete_parts finds the gradient (grad_f or a relaxed objective)
         per_sample=False,
         doc=double_cv.__doc__ or "",
     )

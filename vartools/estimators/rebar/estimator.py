@@ -16,8 +16,13 @@ the problem's f and ``grad_f`` must be defined there (``square_distance`` is). U
 for every eta and temperature lam (the control variate has mean zero: E[c(z~) s(b)] +
 E[grad c(z~)] = grad E[c(z)]); tested by quadrature over (u, v) (``rebar_moments``).
 Independent categoricals work the same way with Gumbel noise and the conditional Gumbels
-of ``vartools.estimators.rebar.noise`` (``rebar(relaxed=...)``: f on one-hot vectors with
-its gradient, evaluated at softmax(z / lam)); tested by Monte Carlo at fixed seeds.
+(``Categorical.conditional_relaxation``), f on one-hot vectors with its gradient
+evaluated at softmax(z / lam): ``rebar(relaxed=...)`` or the problem's ``relaxed``
+objective (so the registered ``rebar`` works on ``cat_onehot``); tested by Monte Carlo
+at fixed seeds. Dispatch is by capability (``conditional_relaxation`` and
+``relaxation``), so a user distribution that implements them works too; others are
+refused with ``NotSupportedError`` naming the estimator, the distribution and the
+missing capabilities.
 
 Built as ``make_estimator(rebar_base, rebar_control(...))`` by ``rebar``: the base draws
 (u, v), b and f(b) (the REINFORCE terms f(b) s(b)); the control variate adds
@@ -57,45 +62,34 @@ from vartools.core.control_variate import ControlVariate
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
 from vartools.core.validation import check_reps, short_repr
-from vartools.distributions.discrete import Categorical
 from vartools.estimators.base import BaseEstimator
 from vartools.estimators.composed import Estimator, make_estimator
 from vartools.estimators.rebar.noise import (
-    categorical_noise,
     rebar_direction,
-    require_bernoulli,
-    require_relaxable,
+    relaxed_objective,
+    require_capabilities,
 )
 from vartools.estimators.rebar.quadrature import rebar_moments
 from vartools.samplers.sampling import Sampler
 
-__all__ = ["RebarState", "rebar", "rebar_base", "rebar_control"]
+__all__ = ["RebarState", "coupled_draw", "rebar", "rebar_base", "rebar_control"]
 
 
-def _draw(problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler) -> Batch:
-    dist = problem.dist
-    if isinstance(dist, Categorical):  # Gumbel-max: K uniforms per variable, twice
-        shape = (*check_reps(reps), n, *dist.logits.shape)
-        u, v = rng.random(shape), rng.random(shape)
-        b = categorical_noise(dist.logits, u, v)[0]
+def coupled_draw(who: str) -> Any:
+    """The draw of ``who`` (REBAR, RELAX): uniforms u, v, b = H(z) and the terms f(b) s(b)."""
+
+    def draw(
+        problem: Problem, n: int, rng: np.random.Generator, reps: Any, sampler: Sampler
+    ) -> Batch:
+        dist = require_capabilities(problem, who, "conditional_relaxation", "relaxation")
+        shape = dist.relaxed_noise_shape((*check_reps(reps), n))
+        u = rng.random(shape)
+        v = rng.random(shape)
+        b = dist.conditional_relaxation(u, v).b
         fx = problem.evaluate(b)
         return Batch(x=b, fx=fx, score=dist.score(b), weight=fx, n_evals=n, noise=u, info={"v": v})
-    dist = require_bernoulli(problem, "rebar")
-    shape = (*check_reps(reps), n, *dist.event_shape)
-    u = rng.random(shape)
-    v = rng.random(shape)
-    b = dist.transform(u)
-    fx = problem.evaluate(b)
-    lead = shape[: len(shape) - len(dist.event_shape)]
-    return Batch(
-        x=b,
-        fx=fx,
-        score=(b - dist.probs).reshape(*lead, dist.n_params),
-        weight=fx,
-        n_evals=n,
-        noise=u,
-        info={"v": v},
-    )
+
+    return draw
 
 
 def _no_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> Batch:
@@ -105,7 +99,7 @@ def _no_noise(problem: Problem, noise: np.ndarray, independent: bool = True) -> 
 rebar_base = BaseEstimator(
     name="rebar_draw",
     from_noise=_no_noise,
-    draw=_draw,
+    draw=coupled_draw("rebar"),
     needs_grad=False,  # rebar_control checks the gradient it needs
     doc="""REBAR's draw: uniforms u, v, the sample b = 1[u > 1 - theta] and the terms f(b) s(b).
 
@@ -178,13 +172,8 @@ def rebar_control(
     tuned = fixed_eta is None or fixed_lam is None
 
     def init(problem: Problem) -> RebarState | None:
-        require_relaxable(problem, "rebar", relaxed)
-        if not isinstance(problem.dist, Categorical) and problem.grad_f is None:
-            raise ValueError(
-                f"rebar evaluates f and its gradient at relaxed values in (0, 1); problem "
-                f"{problem.name!r} has no grad_f: pass grad_f=... to Problem or use an "
-                "Objective with grad (e.g. square_distance)"
-            )
+        require_capabilities(problem, "rebar", "conditional_relaxation", "relaxation")
+        relaxed_objective(problem, "rebar", relaxed)
         return RebarState(eta0, float(np.log(lam0))) if tuned else None
 
     def apply(batch: Batch, state: Any, problem: Problem) -> tuple[Batch, Any]:

@@ -1,68 +1,79 @@
-"""REBAR's relaxed noise: z, the conditional z~ ~ p(z | b), and the control-variate direction.
+"""REBAR's relaxed noise and control-variate direction, dispatched by capability.
 
-Bernoulli (Tucker et al. 2017, sec. 3): z = phi + logit(u), b = 1[z > 0], z~ = phi +
-logit(v') with v' = b (v theta + 1 - theta) + (1 - b) v (1 - theta). Categorical (Tucker et
-al. 2017, appendix; the Gumbel-max trick of Maddison et al.): with l = log softmax(logits),
-z = l + Gumbel(u), b = argmax z, and given b, z~_b = -log(-log v_b) and z~_k =
--log(-log(v_k) exp(-l_k) - log v_b) for k != b (the Gumbels conditioned on their argmax),
-so dz~_k / dl_k = -log(v_k) exp(-l_k) / exp(-z~_k) for k != b and 0 for b; the relaxed
-sample is softmax(z / lam) and f on it is the ``relaxed`` objective on one-hot vectors.
+Everything here asks the distribution for the ``conditional_relaxation`` capability
+(``vartools.core.capabilities``: z, b = H(z), z~ ~ p(z | b) from two uniforms, the
+relaxation sigma_lam(z) and the map from the location of z to theta) and the
+``relaxation`` capability (``relaxed_vjp``, the Jacobian of sigma_lam), never for a
+class. Bernoulli (Tucker et al. 2017, sec. 3: logistic noise, sigma_lam(z) =
+sigmoid(z / lam)) and Categorical (their appendix: Gumbel-max with the Gumbels
+conditioned on their argmax, sigma_lam(z) = softmax(z / lam)) implement both; a user
+distribution that implements them works too.
+
+f at relaxed points comes from ``relaxed_objective``: the ``relaxed=`` argument, else
+the problem's ``relaxed`` objective, else (when relaxed values are outcomes,
+``relaxation_in_outcome_space``) the problem's own f and ``grad_f``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from scipy import special
 
+from vartools.core.distribution import Distribution
+from vartools.core.errors import NotSupportedError
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
-from vartools.distributions.discrete import Bernoulli, Categorical
 
-__all__ = [
-    "categorical_direction",
-    "categorical_noise",
-    "rebar_direction",
-    "relaxed_noise",
-    "require_bernoulli",
-    "require_relaxable",
-]
-
-_TINY = 1e-12
+__all__ = ["rebar_direction", "relaxed_objective", "require_capabilities"]
 
 
-def require_bernoulli(problem: Problem, who: str) -> Bernoulli:
-    """The problem's Bernoulli, or an error naming ``who`` and the distribution."""
-    if not isinstance(problem.dist, Bernoulli):
-        raise TypeError(
-            f"{who} needs independent Bernoullis; problem {problem.name!r} samples from "
-            f"{type(problem.dist).__name__} (REBAR also takes categoricals with relaxed=...)"
-        )
-    return problem.dist
+def require_capabilities(problem: Problem, who: str, *capabilities: str) -> Distribution:
+    """The problem's distribution if it has every capability, else an error naming all three.
 
-
-def relaxed_noise(
-    problem: Problem, u: np.ndarray, v: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """z, z~, dz~/dphi and the score s(b), each flattened to (*R, n, D), from u, v.
-
-    z = phi + logit(u) (b = 1[z > 0]), z~ = phi + logit(v') ~ p(z | b), and
-    dz~/dphi = 1 + theta (1 - theta) (dv'/dtheta) / (v' (1 - v')) (dz/dphi = 1).
+    Raises:
+        NotSupportedError (a TypeError): "<who> does not support <Distribution> ...: it
+            needs the capabilities [...]".
     """
-    dist = require_bernoulli(problem, "rebar")
-    phi, theta = dist.logits, dist.probs
-    lead = u.shape[: u.ndim - len(dist.event_shape)]
-    uc = np.clip(u, _TINY, 1.0 - _TINY)
-    b = (uc > 1.0 - theta).astype(np.float64)
-    z = phi + np.log(uc) - np.log1p(-uc)
-    vp = np.where(b > 0.5, v * theta + 1.0 - theta, v * (1.0 - theta))
-    vp = np.clip(vp, _TINY, 1.0 - _TINY)
-    zt = phi + np.log(vp) - np.log1p(-vp)
-    dvp = np.where(b > 0.5, v - 1.0, -v)
-    dzt = 1.0 + theta * (1.0 - theta) * dvp / (vp * (1.0 - vp))
-    shape = (*lead, dist.n_params)
-    return z.reshape(shape), zt.reshape(shape), dzt.reshape(shape), (b - theta).reshape(shape)
+    dist = problem.dist
+    missing = [c for c in capabilities if not dist.supports(c)]
+    if missing:
+        raise NotSupportedError(
+            f"{who} does not support {type(dist).__name__} (problem {problem.name!r}): it "
+            f"needs the distribution capabilities {missing}, which {type(dist).__name__} does "
+            "not implement (Bernoulli and Categorical do; see vartools.core.capabilities)"
+        )
+    return dist
+
+
+def relaxed_objective(problem: Problem, who: str, relaxed: Objective | None) -> Objective:
+    """f with its gradient on the relaxed space (see the module docstring).
+
+    Raises:
+        TypeError: no objective on the relaxed space (categoricals without ``relaxed``),
+            or one without a gradient.
+        ValueError: relaxed values are outcomes but the problem has no ``grad_f``.
+    """
+    obj = relaxed if relaxed is not None else problem.relaxed
+    dist = problem.dist
+    if obj is not None:
+        if obj.grad is None:
+            raise TypeError(
+                f"{who} needs the gradient of the relaxed objective; the Objective given for "
+                f"problem {problem.name!r} has grad=None: pass Objective(value, grad)"
+            )
+        return obj
+    if dist.relaxation_in_outcome_space:
+        if problem.grad_f is None:
+            raise ValueError(
+                f"{who} evaluates f and its gradient at relaxed values in (0, 1); problem "
+                f"{problem.name!r} has no grad_f: pass grad_f=... to Problem or use an "
+                "Objective with grad (e.g. square_distance)"
+            )
+        return Objective(problem.evaluate, problem.evaluate_grad, name="f")
+    raise TypeError(
+        f"{who} on {type(dist).__name__} needs f on one-hot vectors with its gradient: pass "
+        f"relaxed=Objective(value, grad) taking (*R, n, *batch, K) arrays to {who}(...) or "
+        "to the Problem (Problem(..., relaxed=...))"
+    )
 
 
 def rebar_direction(
@@ -71,88 +82,27 @@ def rebar_direction(
     v: np.ndarray,
     temperature: float,
     relaxed: Objective | None = None,
+    who: str = "rebar",
 ) -> tuple[np.ndarray, np.ndarray]:
     """REBAR's control-variate direction C_lam (*R, n, p) for uniforms u, v.
 
-    C_lam = -f(sigma_lam(z~)) s(b) + grad_phi f(sigma_lam(z)) - grad_phi f(sigma_lam(z~)),
+    C_lam = -f(sigma_lam(z~)) s(b) + grad_theta f(sigma_lam(z)) - grad_theta f(sigma_lam(z~)),
     so that the estimator's terms are f(b) s(b) + eta C_lam. Also returns f(sigma_lam(z~))
     (*R, n). Two evaluations of f and its gradient at relaxed points per sample. u, v
-    have the shape of the noise: (*R, n, *event) for Bernoullis, (*R, n, *batch, K) for
-    categoricals (which need ``relaxed``, f on one-hot vectors with its gradient).
+    have the shape ``dist.relaxed_noise_shape((*R, n))``.
     """
-    if isinstance(problem.dist, Categorical):
-        return categorical_direction(problem, u, v, temperature, relaxed)
-    dist = require_bernoulli(problem, "rebar")
-    ev = dist.event_shape
-    z, zt, dzt, s = relaxed_noise(problem, u, v)
+    dist = require_capabilities(problem, who, "conditional_relaxation", "relaxation")
+    obj = relaxed_objective(problem, who, relaxed)
     lam = float(temperature)
-    sz, szt = special.expit(z / lam), special.expit(zt / lam)
-    shape = sz.shape
-    grad_z = problem.evaluate_grad(sz.reshape(*shape[:-1], *ev)).reshape(shape)
-    grad_zt = problem.evaluate_grad(szt.reshape(*shape[:-1], *ev)).reshape(shape)
-    gz = grad_z * sz * (1.0 - sz) / lam
-    gzt = grad_zt * szt * (1.0 - szt) / lam * dzt
-    f_zt = problem.evaluate(szt.reshape(*shape[:-1], *ev))
-    return -f_zt[..., None] * s + gz - gzt, f_zt
-
-
-def require_relaxable(problem: Problem, who: str, relaxed: Objective | None) -> None:
-    """Refuse problems REBAR cannot relax, naming ``who`` and the distribution."""
-    dist = problem.dist
-    if isinstance(dist, Categorical):
-        if relaxed is None or relaxed.grad is None:
-            raise TypeError(
-                f"{who} on a Categorical needs f on one-hot vectors with its gradient: pass "
-                f"relaxed=Objective(value, grad) taking (*R, n, *batch, K) arrays to {who}(...)"
-            )
-        return
-    require_bernoulli(problem, who)
-
-
-def categorical_noise(
-    logits: np.ndarray, u: np.ndarray, v: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """b (*R, n, *batch), z, z~ and dz~/dl (each (*R, n, *batch, K)) from uniforms u, v."""
-    lp = special.log_softmax(logits, axis=-1)
-    uc = np.clip(u, _TINY, 1.0 - _TINY)
-    vc = np.clip(v, _TINY, 1.0 - _TINY)
-    z = lp - np.log(-np.log(uc))
-    b = np.argmax(z, axis=-1)
-    onehot = np.arange(lp.shape[-1]) == b[..., None]
-    log_vb = np.take_along_axis(np.log(vc), b[..., None], axis=-1)  # (..., 1), < 0
-    scaled = -np.log(vc) * np.exp(-lp)  # -log(v_k) exp(-l_k) > 0
-    a = np.where(onehot, -log_vb, scaled - log_vb)
-    zt = -np.log(a)
-    dzt = np.where(onehot, 0.0, scaled / a)
-    return b, z, zt, dzt
-
-
-def categorical_direction(
-    problem: Problem,
-    u: np.ndarray,
-    v: np.ndarray,
-    temperature: float,
-    relaxed: Objective | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``rebar_direction`` for independent categoricals (see the module docstring)."""
-    require_relaxable(problem, "rebar", relaxed)
-    assert relaxed is not None and relaxed.grad is not None
-    grad_fn = relaxed.grad
-    dist = problem.dist
-    assert isinstance(dist, Categorical)
-    lam = float(temperature)
-    b, z, zt, dzt = categorical_noise(dist.logits, u, v)
-    p = dist.probs
-    lead = b.shape[: b.ndim - len(dist.event_shape)]
-
-    def dtheta(y: np.ndarray, dz: Any) -> np.ndarray:
-        h = np.asarray(grad_fn(y), dtype=np.float64)
-        q = y * (h - (y * h).sum(-1, keepdims=True)) / lam  # df/dz (softmax VJP)
-        dl = q * dz  # df/dl (dz/dl is diagonal)
-        return dl - p * dl.sum(-1, keepdims=True)  # through l = log softmax(theta)
-
-    y, yt = special.softmax(z / lam, axis=-1), special.softmax(zt / lam, axis=-1)
-    f_zt = np.asarray(relaxed.value(yt), dtype=np.float64)
-    s = (np.arange(p.shape[-1]) == b[..., None]) - p
-    c = -f_zt.reshape(*lead, *([1] * (s.ndim - len(lead)))) * s + dtheta(y, 1.0) - dtheta(yt, dzt)
-    return c.reshape(*lead, dist.n_params), f_zt
+    cr = dist.conditional_relaxation(u, v)
+    lead = cr.b.shape[: cr.b.ndim - len(dist.event_shape)]
+    p = dist.n_params
+    y, yt = dist.relax_noise(cr.z, lam), dist.relax_noise(cr.z_tilde, lam)
+    grad_y = np.asarray(obj.grad(y), dtype=np.float64)  # type: ignore[misc]
+    grad_yt = np.asarray(obj.grad(yt), dtype=np.float64)  # type: ignore[misc]
+    gz = dist.relaxed_vjp(y, grad_y, lam)
+    gzt = dist.relaxed_vjp(yt, grad_yt, lam) * cr.dz_tilde.reshape(*lead, p)
+    f_zt = np.asarray(obj.value(yt), dtype=np.float64)
+    s = dist.score(cr.b)
+    c = -f_zt[..., None] * s + dist.location_vjp(gz) - dist.location_vjp(gzt)
+    return c, f_zt

@@ -10,13 +10,34 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from scipy import special
 
-from vartools.core.errors import BudgetExceededError
+from vartools.core.distribution import Distribution
+from vartools.core.errors import BudgetExceededError, NoOracleError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, short_repr
-from vartools.estimators.rebar.noise import rebar_direction, require_bernoulli
+from vartools.estimators.rebar.noise import rebar_direction
 
-__all__ = ["NODES", "POINT_BUDGET", "rebar_moments", "uv_quadrature"]
+__all__ = ["NODES", "POINT_BUDGET", "rebar_moments", "require_binary", "uv_quadrature"]
+
+
+def require_binary(problem: Problem, who: str) -> Distribution:
+    """The problem's distribution when the (u, v) quadrature applies, else ``NoOracleError``.
+
+    The quadrature integrates over one uniform per coordinate, split where b = 1[u > 1 -
+    sigmoid(theta)] jumps: it needs independent binary coordinates with logits theta (the
+    ``coupled_pairs`` capability) and REBAR's coupled noise (``conditional_relaxation``).
+    """
+    dist = problem.dist
+    missing = [c for c in ("coupled_pairs", "conditional_relaxation") if not dist.supports(c)]
+    if missing:
+        raise NoOracleError(
+            f"{who} integrates over one uniform u and one v per binary coordinate; problem "
+            f"{problem.name!r} samples from {type(dist).__name__}, which lacks the capabilities "
+            f"{missing} (independent Bernoullis have them): no exact oracle, measure by "
+            "Monte Carlo"
+        )
+    return dist
 
 
 def _check_pos(value: float, name: str) -> float:
@@ -43,7 +64,8 @@ def rebar_moments(
     Samples are independent: variance / n.
 
     Args:
-        problem: a Bernoulli problem with few coordinates ((2 nodes)^D nodes^D points).
+        problem: a problem on few independent binary coordinates (``require_binary``;
+            (2 nodes)^D nodes^D points).
         eta: the control-variate scale.
         temperature: lam > 0.
         n: samples per estimate.
@@ -52,10 +74,10 @@ def rebar_moments(
     n = check_positive_int(n, "n")
     lam = _check_pos(temperature, "temperature")
     u, v, wt = uv_quadrature(problem, nodes, "rebar_moments")
-    dist = require_bernoulli(problem, "rebar_moments")
-    b = dist.transform(u)
+    dist = problem.dist
+    b = dist.conditional_relaxation(u, v).b
     fx = problem.evaluate(b)
-    s = (b - dist.probs).reshape(-1, 1, dist.n_params)
+    s = dist.score(b)
     c, _ = rebar_direction(problem, u, v, lam)
     g = (fx[..., None] * s + eta * c)[:, 0, :]
     mean = wt @ g
@@ -70,7 +92,7 @@ def uv_quadrature(
     Gauss-Legendre after a smoothstep substitution, on the two pieces of each u_d and
     on [0, 1] for each v_d (see ``rebar_moments``).
     """
-    dist = require_bernoulli(problem, who)
+    dist = require_binary(problem, who)
     nodes = check_positive_int(nodes, "nodes")
     d = dist.n_params
     if float(2 * nodes) ** d * float(nodes) ** d > POINT_BUDGET:
@@ -83,7 +105,7 @@ def uv_quadrature(
     # smoothstep substitution t -> t^2 (3 - 2 t): its Jacobian 6 t (1 - t) vanishes at the
     # ends, which tames the u^(1/lam) behaviour of the relaxation at the ends of each piece
     x, w = x * x * (3 - 2 * x), w * 6 * x * (1 - x)
-    theta = dist.probs.ravel()
+    theta = special.expit(dist.params)  # coupled_pairs: the parameters are logits
     u_nodes, u_w = [], []
     for t in theta:
         cut = 1.0 - t
