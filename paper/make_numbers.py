@@ -120,6 +120,7 @@ def compare(
     right: dict[str, Any],
     fmt: Callable[[Any], str] = num,
     basis: str = "variance",
+    label: str | None = None,
 ) -> None:
     """Define ``\\Vt<name>``, a comparison of ``left`` with ``right``, and register it.
 
@@ -127,7 +128,8 @@ def compare(
     ``efficiency`` (1 / (variance x f evaluations): normalised per evaluation, yet the two
     sides still ran at different costs, which the label says). When the two sides use
     different numbers of f evaluations, ``\\Vt<name>Cost`` is defined too ("at 64 vs 1
-    f evaluations") and the text must quote it next to the comparison.
+    f evaluations") and the text must quote it next to the comparison; ``label`` names an
+    earlier comparison with the same two costs whose ``Cost`` macro serves for this one too.
     """
     put(name, value, fmt)
     equal = left["n_evals"] == right["n_evals"]
@@ -138,9 +140,11 @@ def compare(
         "basis": basis,
         "equal_cost": equal,
         "labelled": not equal,
-        "label_macro": None if equal else f"Vt{name}Cost",
+        "label_macro": None if equal else f"Vt{label or name}Cost",
     }
-    if not equal:
+    if not equal and label:
+        entry["label"] = MACROS[f"{label}Cost"]
+    elif not equal:
         costs = f"{left['n_evals']:,} vs {right['n_evals']:,}".replace(",", "{,}")
         if basis == "efficiency":
             label = f"per $f$ evaluation, from {costs} evaluations per estimate"
@@ -211,9 +215,14 @@ def flag(name: str, on: bool) -> None:
 
 
 def placeholders(*names: str) -> None:
-    """Macros of text that is switched off (its table does not exist yet): a dash."""
+    """Macros of text that is switched off (its table does not exist yet): a dash.
+
+    Comparison macros among them are recorded as ``pending`` in comparisons.json: the text
+    that quotes them is not typeset until the table exists.
+    """
     for n in names:
         put(n, "\\text{--}")
+        COMPARISONS.append({"macro": f"Vt{n}", "pending": True})
 
 
 def gaussian_costs() -> None:
@@ -238,7 +247,13 @@ def gaussian_costs() -> None:
     put("GcGridPoints", len(one_n), integer)
     # a check of the oracle (b* minimises the variance over constant baselines, b = 0
     # included), not evidence about baselines in practice
-    put("GcBstarNeverWorse", int((one_n["sf+b*"] <= one_n["sf"] * (1 + 1e-12)).sum()), integer)
+    compare(
+        "GcBstarNeverWorse",
+        int((one_n["sf+b*"] <= one_n["sf"] * (1 + 1e-12)).sum()),
+        side(gc, "sf+b*", 1, n=1),
+        side(gc, "sf", 1, n=1),
+        integer,
+    )
     loo = exact[exact["estimator"] == "sf+loo"].set_index(["cost", "coordinate", "k"])
     k_loo = int(loo["n"].iloc[0])
     put("GcRlooK", k_loo, integer)
@@ -413,8 +428,8 @@ def blr() -> None:
     put("BlrLateFrom", int(late.index.min()), integer)
     compare("BlrSfOverPathwiseLo", r1.min(), sd("sf"), sd("pathwise"))
     compare("BlrSfOverPathwiseHi", r1.max(), sd("sf"), sd("pathwise"))
-    compare("BlrSfOverSfDeltaLo", r2.min(), sd("sf"), sd("sf+delta"))
-    compare("BlrSfOverSfDeltaHi", r2.max(), sd("sf"), sd("sf+delta"))
+    compare("BlrSfOverSfDeltaLo", r2.min(), sd("sf"), sd("sf+delta"), label="BlrSfOverSfDelta")
+    compare("BlrSfOverSfDeltaHi", r2.max(), sd("sf"), sd("sf+delta"), label="BlrSfOverSfDelta")
     # seed-to-seed spread of the final ELBO and ratio (when the seeds helper's runs exist)
     flag("HaveBlrSeeds", n_seeds >= 2)
     if n_seeds >= 2:
@@ -459,7 +474,13 @@ def option_greeks() -> None:
         ("call", "sigma", "lr", "pathwise", "CallVegaLrVsPw"),
         ("digital", "s0", "lr", "lr+cv", "DigDeltaLrVsCv"),
     ]:
-        pair(f"Og{macro}", v(kind, coord, a), v(kind, coord, b), sd(kind, coord, a), sd(kind, coord, b))
+        pair(
+            f"Og{macro}",
+            v(kind, coord, a),
+            v(kind, coord, b),
+            sd(kind, coord, a),
+            sd(kind, coord, b),
+        )
     put("OgCallDeltaLr", v("call", "s0", "lr"))
     put("OgCallDeltaPw", v("call", "s0", "pathwise"))
     put("OgMinMoneyness", e["moneyness"].min())
@@ -590,7 +611,7 @@ def bernoulli_toy() -> None:
     put("BtSfTwoZero", sf2)
     put("BtRlooZero", rl2)
     put("BtArmZero", arm1)
-    put("BtArmEvals", one(c, "n_evals", estimator="arm", n=1), integer)
+    put("BtRbEvals", one(c, "n_evals", estimator="exact (RB)", n=1), integer)
     at = {"t": 0.45, "step": 0}
     compare(
         "BtSfOverRloo",
@@ -631,9 +652,7 @@ def arm_toy() -> None:
     put("ArmGridRuns", g["run"].nunique(), integer)
     put("ArmGridSteps", int(g["step"].max()), integer)
     put("ArmGridReps", int(g["n_reps"].iloc[0]), integer)
-    fin = g[g["step"] == g["step"].max()].assign(
-        theta=lambda d: 1 / (1 + np.exp(-d["theta[0]"]))
-    )
+    fin = g[g["step"] == g["step"].max()].assign(theta=lambda d: 1 / (1 + np.exp(-d["theta[0]"])))
     for p0, pm in [(0.499, "B"), (0.501, "C")]:
         f = fin[np.isclose(fin["at_p0"], p0)]
         for tr_name, tm in [("reinforce", "Sf"), ("disarm", "Disarm"), ("relax", "Relax")]:
@@ -681,7 +700,8 @@ def quadratic_200() -> None:
     )
     compare(
         "QdSfOverDep",
-        one(m, "variance", estimator="sf", n=2) / one(m, "variance", estimator="dependency_aware", n=2),
+        one(m, "variance", estimator="sf", n=2)
+        / one(m, "variance", estimator="dependency_aware", n=2),
         sd("sf", 2),
         sd("dependency_aware", 2),
     )
@@ -691,7 +711,8 @@ def quadratic_200() -> None:
         for est, w in (("double_cv", "DoubleCv"), ("rodeo", "Rodeo")):
             compare(
                 f"Qd{w}OverRlooEnd",
-                one(end, "variance", estimator=est, n=2) / one(end, "variance", estimator="rloo", n=2),
+                one(end, "variance", estimator=est, n=2)
+                / one(end, "variance", estimator="rloo", n=2),
                 side(qd, est, one(end, "n_evals", estimator=est, n=2), n=2, step=last),
                 side(qd, "rloo", one(end, "n_evals", estimator="rloo", n=2), n=2, step=last),
             )
@@ -766,7 +787,12 @@ def sbn() -> None:
     put("SbRlooTwo", v("sf+rloo", 2))
     put("SbArmOne", v("arm", 1))
     put("SbDisarmOne", v("disarm", 1))
-    compare("SbRlooTwoOverDisarmOne", v("sf+rloo", 2) / v("disarm", 1), sd("sf+rloo", 2), sd("disarm", 1))
+    compare(
+        "SbRlooTwoOverDisarmOne",
+        v("sf+rloo", 2) / v("disarm", 1),
+        sd("sf+rloo", 2),
+        sd("disarm", 1),
+    )
     compare("SbArmOneOverRlooTwo", v("arm", 1) / v("sf+rloo", 2), sd("arm", 1), sd("sf+rloo", 2))
     big = int(m[m["estimator"] == "sf+rloo"]["n"].max())
     put("SbBigN", big, integer)
@@ -778,10 +804,6 @@ def sbn() -> None:
     put("SbLeOne", v("local_expectation", 1))
     put("SbLeOneEvals", one(last, "n_evals", estimator="local_expectation", n=1), integer)
     eff = last.assign(e=1 / (last["variance"] * last["n_evals"])).set_index(["estimator", "n"])["e"]
-    put("SbEffRlooBig", eff[("sf+rloo", big)])
-    put("SbEffDisarmBig", eff[("disarm", big)])
-    put("SbEffDisarmOne", eff[("disarm", 1)])
-    put("SbEffRlooTwo", eff[("sf+rloo", 2)])
     compare(
         "SbEffRlooBigOverDisarmBig",
         eff[("sf+rloo", big)] / eff[("disarm", big)],
@@ -789,6 +811,15 @@ def sbn() -> None:
         sd("disarm", big),
         basis="efficiency",
     )
+    for est, w in (("sf+rloo", "Rloo"), ("disarm", "Disarm")):
+        compare(
+            f"SbEff{w}Big",
+            eff[(est, big)],
+            sd("sf+rloo", big),
+            sd("disarm", big),
+            basis="efficiency",
+            label="SbEffRlooBigOverDisarmBig",
+        )
     compare(
         "SbEffRlooOverLe",
         eff[("sf+rloo", big)] / eff[("local_expectation", 1)],
@@ -836,9 +867,16 @@ def vae() -> None:
         return side(vd, est, pick[est][1], n=pick[est][0], step=step)
 
     compare("VaeSfOverRloo", pick["sf"][2] / pick["sf+rloo"][2], sd("sf"), sd("sf+rloo"))
-    compare("VaeRlooOverDisarm", pick["sf+rloo"][2] / pick["disarm"][2], sd("sf+rloo"), sd("disarm"))
+    compare(
+        "VaeRlooOverDisarm", pick["sf+rloo"][2] / pick["disarm"][2], sd("sf+rloo"), sd("disarm")
+    )
     compare("VaeArmOverDisarm", pick["arm"][2] / pick["disarm"][2], sd("arm"), sd("disarm"))
-    compare("VaeDisarmOverLe", pick["disarm"][2] / pick["local_expectation"][2], sd("disarm"), sd("local_expectation"))
+    compare(
+        "VaeDisarmOverLe",
+        pick["disarm"][2] / pick["local_expectation"][2],
+        sd("disarm"),
+        sd("local_expectation"),
+    )
     # training curves: final ELBO per estimator, mean and range over seeds
     cur = read("vae_digits", "training_curves")
     put("VaeSeeds", cur["seed"].nunique(), integer)
@@ -917,13 +955,24 @@ def rl() -> None:
     put("RlReinforceHmin", v("reinforce", hmin))
     put("RlReinforceHmax", v("reinforce", hmax))
     put("RlGrowth", v("reinforce", hmax) / v("reinforce", hmin))
-    for est, w in [("rtg", "Rtg"), ("rtg+V(s)", "Value"), ("rtg+b*(s)", "Opt"), ("rtg+const(1)", "Const")]:
-        compare(f"Rl{w}OverReinforce", v(est, hmax) / v("reinforce", hmax), sd(est), sd("reinforce"))
+    for est, w in [
+        ("rtg", "Rtg"),
+        ("rtg+V(s)", "Value"),
+        ("rtg+b*(s)", "Opt"),
+        ("rtg+const(1)", "Const"),
+    ]:
+        compare(
+            f"Rl{w}OverReinforce", v(est, hmax) / v("reinforce", hmax), sd(est), sd("reinforce")
+        )
     ema = one(ref, "variance", estimator="rtg+ema(t)", at_horizon=hmax)
     compare("RlEmaOverReinforce", ema / v("reinforce", hmax), sd("rtg+ema(t)"), sd("reinforce"))
     # GAE and discounting: exact bias, variance and MSE (sums over coordinates)
     g = read("rl_gae", "exact")
-    g = g[g["coordinate"] == "(sum)"].groupby(["family", "x"])[["bias2", "variance", "mse[n=32]"]].sum()
+    g = (
+        g[g["coordinate"] == "(sum)"]
+        .groupby(["family", "x"])[["bias2", "variance", "mse[n=32]"]]
+        .sum()
+    )
     put("GaeReps", setting("rl_gae", "n_reps"), integer)
     vb = g.loc["GAE, critic Vbar"]
     put("GaeBiasZero", vb.loc[0.0, "bias2"])
@@ -1020,7 +1069,13 @@ def _tex(x: Any) -> str:
     if isinstance(x, float):
         return f"{x:g}"
     out = str(x)
-    for a, b in (("\\", "\\textbackslash{}"), ("_", "\\_"), ("&", "\\&"), ("%", "\\%"), ("#", "\\#")):
+    for a, b in (
+        ("\\", "\\textbackslash{}"),
+        ("_", "\\_"),
+        ("&", "\\&"),
+        ("%", "\\%"),
+        ("#", "\\#"),
+    ):
         out = out.replace(a, b)
     return out
 
@@ -1060,7 +1115,9 @@ def hyperparameters() -> list[str]:
             opt = tj.get("optimizer", {})
             opt = opt.get("optimizer", opt) if isinstance(opt, dict) else opt
             train.append(f"{_tex(opt)}, {integer(tj['steps'])} steps, batch $n = {tj['n']}$")
-            train.append(f"trained with {_tex(tj['estimator']['estimator'] if isinstance(tj['estimator'], dict) else tj['estimator'])}")
+            est = tj["estimator"]
+            est = est["estimator"] if isinstance(est, dict) else est
+            train.append(f"trained with {_tex(est)}")
             train.append(f"checkpoint every {tj['every']}")
             if tj.get("ema_decay"):
                 train.append(f"EMA decay {tj['ema_decay']}")
