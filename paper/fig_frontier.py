@@ -53,7 +53,7 @@ def main() -> None:
         for name in TRAINERS:
             th = gp[gp["trainer"] == name].groupby("step")["theta"].mean()
             ax_g.plot(th.index, th, color=colors[name], ls=ls, lw=1)
-    ax_g.set_title("ARM toy, $p_0 = 0.499$ (—), $0.501$ (- -)")
+    ax_g.set_title("ARM toy: $p_0 = 0.499$ (solid),\n$p_0 = 0.501$ (dashed)")
     ax_g.set_xlabel("iteration (maximising)")
     ax_g.set_ylabel("$\\sigma(\\phi)$, mean over runs")
     legend_below(fig, ax_l, ncol=3, fontsize=7.5)

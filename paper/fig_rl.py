@@ -20,8 +20,8 @@ HORIZON = {
     "rtg+b*(s)": ("rtg + oracle $b^\\star(s)$", "x"),
 }
 GAE = ("GAE, critic Vbar", "GAE, critic V*")
-GAE_LABEL = {"GAE, critic Vbar": "GAE, approximate critic $\\bar V$",
-             "GAE, critic V*": "GAE, oracle critic $V^\\star$"}  # fmt: skip
+GAE_LABEL = {"GAE, critic Vbar": "critic $\\bar V$ (approx.)",
+             "GAE, critic V*": "oracle critic $V^\\star$"}  # fmt: skip
 
 
 def main() -> None:
@@ -44,7 +44,11 @@ def main() -> None:
     ax_h.set_ylabel("variance, mean over logits")
     ax_h.set_title("tabular MDP, reference policy")
     g = read("rl_gae", "exact")
-    g = g[g["family"].isin(GAE) & (g["coordinate"] == "(sum)")].groupby(["family", "x"])[["variance", "mse[n=32]"]].sum()
+    g = (
+        g[g["family"].isin(GAE) & (g["coordinate"] == "(sum)")]
+        .groupby(["family", "x"])[["variance", "mse[n=32]"]]
+        .sum()
+    )
     gs = read("rl_gae")
     gs = gs[(gs["kind"] == "trace")]
     for fam in GAE:
@@ -52,7 +56,9 @@ def main() -> None:
         d = g.loc[fam]
         ax_v.plot(d.index, d["variance"], color=color, label=GAE_LABEL[fam])
         crit = "Vbar" if "Vbar" in fam else "V*"
-        rows = gs[gs["estimator"].str.startswith("gae(") & gs["estimator"].str.endswith(f",{crit})")]
+        rows = gs[
+            gs["estimator"].str.startswith("gae(") & gs["estimator"].str.endswith(f",{crit})")
+        ]
         lam = rows["estimator"].str.extract(r"gae\(([\d.]+),")[0].astype(float)
         variance_bars(ax_v, rows.assign(lam=lam), "lam", color=color, marker="o", ms=2.5)
         ax_m.plot(d.index, d["mse[n=32]"], color=color)
@@ -62,7 +68,7 @@ def main() -> None:
     ax_v.set_ylabel("one-episode variance (trace)")
     ax_v.set_title("GAE: variance")
     ax_m.set_ylabel("bias$^2$ + variance / 32")
-    ax_m.set_title("GAE: MSE with 32 episodes")
+    ax_m.set_title("GAE: MSE, 32 episodes")
     ax_v.legend(frameon=False, loc="upper left")
     legend_below(fig, ax_h, ncol=3, fontsize=7.5)
     assert np.isfinite(g.to_numpy()).all()
