@@ -11,9 +11,9 @@ STYLE = {
     "no baseline": ("no baseline", estimator_color("no baseline"), "o"),
     "rloo per state": ("RLOO within each state", estimator_color("rloo per state"), "<"),
     "rloo": ("RLOO", estimator_color("rloo"), "s"),
-    "constant J": ("constant $b = J(\\theta)$", estimator_color("constant J"), "^"),
-    "state value V(s)": ("state value $V(s)$", estimator_color("state value V(s)"), "D"),
-    "optimal b*(s,a)": ("optimal $b^\\star(s, a)$", estimator_color("optimal b*(s,a)"), "v"),
+    "constant J": ("oracle constant $b = J(\\theta)$", estimator_color("constant J"), "^"),
+    "state value V(s)": ("oracle state value $V(s)$", estimator_color("state value V(s)"), "D"),
+    "optimal b*(s,a)": ("oracle optimal $b^\\star_d$", estimator_color("optimal b*(s,a)"), "v"),
 }
 
 
