@@ -17,13 +17,108 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BIAS_RTOL",
+    "BIAS_Z",
     "SUMMARY",
     "TRAINING",
     "Column",
     "Schema",
     "SchemaError",
+    "bias_flags",
+    "derive_bias_flag",
+    "upgrade",
     "validate",
 ]
+
+#: A mean more than BIAS_Z standard errors from the truth is flagged (``bias_flags``).
+BIAS_Z = 5.0
+#: Plus this tolerance relative to the truth's scale (the largest |truth| of the problem,
+#: at least 1e-6), so that a zero-variance estimator (bias_se = 0) is flagged for any
+#: bias above rounding, and never for rounding alone.
+BIAS_RTOL = 1e-6
+
+
+def bias_flags(bias: Any, bias_se: Any, scale: Any) -> np.ndarray:
+    """Whether each |bias| exceeds BIAS_Z x bias_se + BIAS_RTOL x max(scale, 1e-6).
+
+    ``scale`` (a number, or one per entry) is the largest |truth| over the problem's
+    coordinates; NaN counts as 0. NaN bias (no truth) gives False: the flag asserts a
+    detected bias, never an absent check.
+
+    Example:
+        >>> bias_flags([0.0, 1e-3, 0.5, np.nan], [0.0, 0.0, 0.2, 0.1], scale=1.0).tolist()
+        [False, True, False, False]
+    """
+    b = np.abs(np.asarray(bias, dtype=np.float64))
+    se = np.asarray(bias_se, dtype=np.float64)
+    sc = np.nan_to_num(np.asarray(scale, dtype=np.float64), nan=0.0, posinf=0.0)
+    tol = BIAS_Z * np.where(np.isnan(se), np.inf, se) + BIAS_RTOL * np.maximum(sc, 1e-6)
+    return np.asarray(np.isfinite(b) & (b > tol), dtype=bool)
+
+
+#: The columns that identify one (problem, estimator, n) group of a results table.
+_GROUP_KEYS = ("experiment", "scale", "point", "step", "problem", "estimator", "n")
+
+
+def derive_bias_flag(df: pd.DataFrame) -> pd.Series:
+    """``bias_flag`` of a table written without it, by the rule of ``summarize``.
+
+    Coordinate rows: ``bias_flags`` with the largest |truth| of the problem at that point
+    and step as the scale. Aggregate rows: whether any coordinate row of the same
+    (problem, estimator, n) is flagged (its block's coordinates ``block[...]`` for
+    ``block_*`` rows). Aggregates without coordinate rows get False (tables store no
+    truth for aggregates).
+    """
+    flags = np.zeros(len(df), dtype=bool)
+    if not len(df) or not {"kind", "bias", "bias_se", "truth"} <= set(df.columns):
+        return pd.Series(flags, index=df.index)
+    coord = (df["kind"] == "coordinate").to_numpy()
+    keys = [k for k in _GROUP_KEYS if k in df.columns]
+    prob_keys = [df[k] for k in keys if k not in ("estimator", "n")]
+    abs_truth = df["truth"].abs().where(coord)
+    scale = (
+        abs_truth.groupby(prob_keys, dropna=False).transform("max")
+        if prob_keys
+        else pd.Series(abs_truth.max(), index=df.index)
+    )
+    flags[coord] = bias_flags(df["bias"][coord], df["bias_se"][coord], scale[coord])
+    if coord.all():
+        return pd.Series(flags, index=df.index)
+    grouped = df.groupby([df[k] for k in keys], dropna=False, sort=False) if keys else None
+    for idx in grouped.indices.values() if grouped is not None else [np.arange(len(df))]:
+        c_rows = idx[coord[idx]]
+        if not len(c_rows):
+            continue
+        names = df["coordinate"].iloc[c_rows].astype(str)
+        for i in idx[~coord[idx]]:
+            kind, name = str(df["kind"].iloc[i]), str(df["coordinate"].iloc[i])
+            if kind.startswith("block_"):
+                mine = ((names == name) | names.str.startswith(name + "[")).to_numpy()
+                flags[i] = bool(flags[c_rows[mine]].any())
+            else:
+                flags[i] = bool(flags[c_rows].any())
+    return pd.Series(flags, index=df.index)
+
+
+def upgrade(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Add the derivable columns a table written by an older version lacks (a copy).
+
+    Each column of ``schema`` with a ``derive`` function that is missing from ``df`` is
+    computed from the others (``bias_flag``: ``derive_bias_flag``) and inserted where the
+    schema places it (after the column before it in the schema, when present).
+    """
+    missing = [c for c in schema.columns if c.derive is not None and c.name not in df.columns]
+    if not missing:
+        return df
+    df = df.copy()
+    names = [c.name for c in schema.columns]
+    for c in missing:
+        assert c.derive is not None
+        values = c.derive(df)
+        before = [n for n in names[: names.index(c.name)] if n in df.columns]
+        pos = df.columns.get_loc(before[-1]) + 1 if before else len(df.columns)
+        df.insert(int(pos), c.name, values)
+    return df
 
 
 class SchemaError(ValueError):
@@ -43,6 +138,8 @@ class Column:
         rule: the check in words, for the error message.
         allow_inf: whether +-inf is a legitimate value (e.g. the efficiency of a
             zero-variance estimator).
+        derive: for a column added after tables were written without it, the function
+            (table) -> values that ``upgrade`` uses to add it to an older table.
     """
 
     name: str
@@ -52,6 +149,7 @@ class Column:
     check: Callable[[pd.Series], Any] | None = None
     rule: str = ""
     allow_inf: bool = False
+    derive: Callable[[pd.DataFrame], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +273,15 @@ SUMMARY = Schema(
         ),
         Column("n_reps", "int", False, "replicate estimates", lambda s: s >= 2, ">= 2"),
         Column("biased", "bool", False, "whether the estimator is knowingly biased"),
+        Column(
+            "bias_flag",
+            "bool",
+            False,
+            "a bias was detected: |bias| > 5 bias_se + 1e-6 x the largest |truth| (coordinate "
+            "rows where the truth is known; aggregate rows: any of their coordinates); derived "
+            "on reading for tables written without it",
+            derive=lambda df: derive_bias_flag(df),
+        ),
     ),
 )
 
