@@ -97,8 +97,8 @@ def bias_legend(df: pd.DataFrame) -> str:
         return "\nbias check: not run (no exact gradient for this problem)"
     flagged = sorted(set(df.loc[df["bias_flag"].astype(bool), "estimator"]))
     rule = (
-        f"its mean is more than {BIAS_Z:g} standard errors from the exact gradient in at least "
-        "one coordinate (column bias_flag)"
+        f"its mean is more than {BIAS_Z:g} standard errors (more for many coordinates) from "
+        "the exact gradient in at least one coordinate (column bias_flag)"
     )
     if not flagged:
         return f"\nbias check: no estimator is flagged {BIAS_MARK} ({BIAS_MARK} would mean {rule})"

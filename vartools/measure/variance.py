@@ -125,9 +125,10 @@ def summarize(
         st = columnwise(replicate_stats, [e, truth], p, confidence=confidence)
         ratio, rlo, rhi = columnwise(paired_ratio, [e, e_ref], p, confidence=confidence)
         exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
-        # A detected bias (|bias| > 5 SE + a rounding tolerance; vartools.measure.schema):
+        # A detected bias (|bias| > z SE + a rounding tolerance, z = 5 corrected for p
+        # coordinates; vartools.measure.schema.bias_flags):
         # coordinate rows, and aggregate rows when any of their coordinates is flagged.
-        flag = bias_flags(st["bias"], st["bias_se"], scale)
+        flag = bias_flags(st["bias"], st["bias_se"], scale, n_tests=p)
         t_per = seconds[est.name] / r
         common = {
             "problem": problem.name,

@@ -115,18 +115,18 @@ def separable_sf_moments(problem: Problem) -> SFMoments:
     if not np.isfinite(vals).all():
         raise ValueError(f"the terms of problem {problem.name!r} returned a NaN or infinite value")
     vals = vals[:, 0, :]
-    reads = np.zeros((len(f.reads), dim))
-    for t, r in enumerate(f.reads):
-        for d in set(r):
-            if d >= dim:
-                raise ValueError(
-                    f"term {t} of problem {problem.name!r} reads coordinate {d}, but the "
-                    f"distribution has {dim} coordinates"
-                )
-            reads[t, d] = 1.0
-    const_terms = reads.sum(1) == 0
+    coord_of = np.array([r[0] if r else -1 for r in f.reads], dtype=np.intp)  # -1: constant
+    if coord_of.max(initial=-1) >= dim:
+        t = int(np.argmax(coord_of >= dim))
+        raise ValueError(
+            f"term {t} of problem {problem.name!r} reads coordinate {coord_of[t]}, but the "
+            f"distribution has {dim} coordinates"
+        )
+    const_terms = coord_of < 0
     c = float(vals[0, const_terms].sum())
-    h = vals @ reads  # (M, D): h_d at outcome m of coordinate d
+    h = np.zeros((m_out, dim))  # h_d at outcome m of coordinate d: its terms summed
+    for m in range(m_out):
+        h[m] = np.bincount(coord_of[~const_terms], vals[m, ~const_terms], minlength=dim)
     mu = (probs * h).sum(0)
     v = (probs * (h - mu) ** 2).sum(0)
     ef = c + float(mu.sum())
