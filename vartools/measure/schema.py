@@ -116,8 +116,12 @@ def derive_bias_flag(df: pd.DataFrame) -> pd.Series:
         flags[rows] = bias_flags(df["bias"][rows], df["bias_se"][rows], scale[rows], int(n))
     if coord.all():
         return pd.Series(flags, index=df.index)
-    grouped = df.groupby([df[k] for k in keys], dropna=False, sort=False) if keys else None
-    for idx in grouped.indices.values() if grouped is not None else [np.arange(len(df))]:
+    groups: list[np.ndarray] = (
+        [np.asarray(v) for v in df.groupby(keys_all, dropna=False, sort=False).indices.values()]
+        if keys_all
+        else [np.arange(len(df))]
+    )
+    for idx in groups:
         c_rows = idx[coord[idx]]
         if not len(c_rows):
             continue
@@ -148,8 +152,8 @@ def upgrade(df: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         assert c.derive is not None
         values = c.derive(df)
         before = [n for n in names[: names.index(c.name)] if n in df.columns]
-        pos = df.columns.get_loc(before[-1]) + 1 if before else len(df.columns)
-        df.insert(int(pos), c.name, values)
+        pos = list(df.columns).index(before[-1]) + 1 if before else len(df.columns)
+        df.insert(pos, c.name, values)
     return df
 
 

@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,6 +45,7 @@ from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int
 from vartools.distributions.budget import check_power_budget, power_exceeds
 from vartools.estimators.base import score_function
+from vartools.oracles.moments import SFMoments
 from vartools.oracles.registry import (
     base_oracle,
     cv_oracle,
@@ -149,21 +149,6 @@ def exact_expectation(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) ->
 def exact_gradient(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> np.ndarray:
     """grad_theta E_p[f(x)] = E_p[f(x) score(x)], shape (p,)."""
     return sf_moments(problem, budget).g
-
-
-@dataclass(frozen=True)
-class SFMoments:
-    """Moments of the score-function estimator (per coordinate, shape (p,) unless scalar).
-
-    g = E[f s], M2 = E[f^2 s^2], M1 = E[f s^2], M0 = E[s^2], ef = E[f], ef2 = E[f^2].
-    """
-
-    g: np.ndarray
-    m2: np.ndarray
-    m1: np.ndarray
-    m0: np.ndarray
-    ef: float
-    ef2: float
 
 
 def sf_moments(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> SFMoments:

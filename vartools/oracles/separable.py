@@ -46,16 +46,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from vartools.core.errors import NoOracleError
 from vartools.core.objectives import SumOfTerms
 from vartools.core.problem import Problem, call_on_read_only
-
-if TYPE_CHECKING:
-    from vartools.oracles.exact import SFMoments
+from vartools.oracles.moments import SFMoments
 
 __all__ = ["is_separable", "separable_reason", "separable_sf_moments"]
 
@@ -93,8 +89,6 @@ def separable_sf_moments(problem: Problem) -> SFMoments:
             independent per-coordinate outcomes (the message says which).
         ValueError: when the declared terms return a wrong shape or a non-finite value.
     """
-    from vartools.oracles.exact import SFMoments  # the dataclass lives with its users
-
     why = separable_reason(problem)
     if why is not None:
         raise NoOracleError(f"no separable closed form for problem {problem.name!r}: {why}")
