@@ -139,8 +139,17 @@ def test_no_oracle_paths_raise_no_oracle_error():
             call()
     with pytest.raises(BudgetExceededError, match="budget"):
         vt.Bernoulli(np.zeros(30)).support()
-    with pytest.raises(BudgetExceededError):
-        exact.exact_moments(cat_problem(), sf, 9)
+    # SF at n = 9 exceeds the joint budget but has a closed form (variance / n, one sample
+    # enumerated); a non-separable f on 30 Bernoullis has neither.
+    m1, v1 = exact.exact_moments(cat_problem(), sf, 1)
+    m9, v9 = exact.exact_moments(cat_problem(), sf, 9)
+    np.testing.assert_allclose(m9, m1, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(v9, v1 / 9, rtol=1e-14, atol=0)
+    b30 = vt.Problem("b30", vt.Bernoulli(np.zeros(30)), lambda b: b.prod(-1))
+    with pytest.raises(
+        BudgetExceededError, match="no closed form applies either: f is not declared"
+    ):
+        exact.exact_moments(b30, sf, 2)
     b12 = vt.Problem("b12", vt.Bernoulli(np.zeros(12)), lambda b: b.sum(-1))
     with pytest.raises(BudgetExceededError, match="3\\^D cells"):
         exact.exact_moments(b12, vt.make_estimator(arm), 1)

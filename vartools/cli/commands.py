@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from vartools.cli.params import setting_kwargs
-from vartools.cli.table import format_table
+from vartools.cli.table import format_table, oracle_notes
 from vartools.harness.storage import default_results_root
 
 __all__ = [
@@ -44,14 +44,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     prob = make_problem("bern200")
     ests = [get_estimator("sf"), get_estimator("sf+loo")]
     t0 = time.perf_counter()
-    table = measure_variance(prob, ests, n_samples=[2, 16], n_reps=2000, seed=0)
+    with oracle_notes() as notes:
+        table = measure_variance(prob, ests, n_samples=[2, 16], n_reps=2000, seed=0)
     dt = time.perf_counter() - t0
     print(f"{prob.name}: {prob.description}")
     print(
         "score function (sf) vs sf + leave-one-out baseline (sf+loo); 2000 replicate "
         "estimates each, seed 0, common random numbers; ratio = variance / sf's (paired CI)\n"
     )
-    print(format_table(table, DEMO_COORDS))
+    print(format_table(table, DEMO_COORDS, notes=notes))
     print(
         f"\n({dt:.2f} s; aggregates over the {prob.dist.n_params} logits: (mean), (max), "
         "(trace); exact variances where an oracle applies)"
@@ -239,22 +240,24 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = list(prob.dist.param_names)
     coords = names[: args.coords] if args.coords >= 0 else names
     if args.equal_evals:
-        table = _equal_eval_table(prob, ests, list(args.n), args)
+        with oracle_notes() as notes:
+            table = _equal_eval_table(prob, ests, list(args.n), args)
         print(
             f"{prob.name}: equal budgets of f evaluations per estimate {list(args.n)}; each "
             "estimator uses the largest n within the budget; ratio = variance / the first's "
             "(not paired: different n)\n"
         )
-        print(format_table(table, coords, budget=True))
+        print(format_table(table, coords, budget=True, notes=notes))
     else:
-        table = measure_variance(
-            prob, ests, n_samples=list(args.n), n_reps=args.reps, seed=args.seed
-        )
+        with oracle_notes() as notes:
+            table = measure_variance(
+                prob, ests, n_samples=list(args.n), n_reps=args.reps, seed=args.seed
+            )
         print(
             f"{prob.name}: {args.reps} replicate estimates, seed {args.seed}, common random "
             f"numbers; ratio = variance / {ests[0].name}'s (paired CI)\n"
         )
-        print(format_table(table, coords))
+        print(format_table(table, coords, notes=notes))
     if args.csv:
         try:
             table.to_csv(args.csv, index=False)

@@ -21,10 +21,10 @@ from scipy import special
 
 from vartools.core.capabilities import ConditionalRelaxation, OneHotLayout
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
-from vartools.core.errors import BudgetExceededError
 from vartools.core.validation import as_finite_array, float_dtype
 from vartools.distributions._inverse_cdf import Guide
 from vartools.distributions._local import Evaluate, evaluate_stacked, replace_eval
+from vartools.distributions.budget import check_budget, check_power_budget
 from vartools.distributions.uniform_noise import UniformNoise
 
 __all__ = ["Bernoulli", "Categorical"]
@@ -45,11 +45,8 @@ _REBAR_TINY = 1e-12
 
 
 def _check_budget(count: float, budget: int, what: str) -> None:
-    if count > budget:
-        raise BudgetExceededError(
-            f"enumerating {what} needs {count:.3g} joint outcomes, more than budget={budget}; "
-            "use fewer coordinates or pass a larger budget"
-        )
+    """``check_budget`` (``vartools.distributions.budget``), kept for the JAX families."""
+    check_budget(count, budget, what)
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,11 +132,24 @@ class Bernoulli(UniformNoise):
     def support(self, budget: int = DEFAULT_SUPPORT_BUDGET) -> tuple[np.ndarray, np.ndarray]:
         """All 2^p joint outcomes (first coordinate varies slowest) and their probabilities."""
         p = self.n_params
-        _check_budget(2.0**p, budget, f"{p} Bernoullis")
+        check_power_budget(2, p, budget, f"{p} Bernoullis")
         grid = np.array(list(itertools.product((0.0, 1.0), repeat=p))).reshape(
             -1, *self.event_shape
         )
         return grid, np.exp(self.log_prob(grid[:, None]))[:, 0]
+
+    def coordinate_outcomes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The outcomes of each coordinate, all coordinates at once, and their probabilities.
+
+        Returns ``rows`` (2, *event), row m setting every coordinate to outcome m (0, 1),
+        and ``probs`` (2, D) with probs[m, d] = P(x_d = m), D = prod(event). The
+        coordinates are independent, so these marginals are the whole distribution: the
+        closed-form oracles of separable objectives (``vartools.oracles.separable``) use
+        them with O(D) work instead of the 2^D joint outcomes of ``support``.
+        """
+        rows = np.stack([np.zeros(self.event_shape), np.ones(self.event_shape)])
+        p1 = self.probs.ravel()
+        return rows, np.stack([special.expit(-self.logits).ravel(), p1])
 
     # -- capabilities (vartools.core.distribution) ---------------------------------
     def param_coordinates(self) -> np.ndarray:
@@ -396,10 +406,24 @@ class Categorical(UniformNoise):
         """All K^B joint outcomes (first categorical varies slowest) and their probabilities."""
         nb = math.prod(self.event_shape)
         k = self.n_categories
-        _check_budget(float(k) ** nb, budget, f"{nb} categoricals with {k} categories")
+        check_power_budget(k, nb, budget, f"{nb} categoricals with {k} categories")
         grid = np.array(list(itertools.product(range(k), repeat=nb)), dtype=np.int64)
         grid = grid.reshape(-1, *self.event_shape)
         return grid, np.exp(self.log_prob(grid[:, None]))[:, 0]
+
+    def coordinate_outcomes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The outcomes of each categorical, all at once, and their probabilities.
+
+        Returns ``rows`` (K, *batch) int64, row k setting every categorical to category k,
+        and ``probs`` (K, B) with probs[k, j] = softmax(logits[j])[k], B = prod(batch)
+        (see ``Bernoulli.coordinate_outcomes``).
+        """
+        k = self.n_categories
+        rows = np.broadcast_to(
+            np.arange(k, dtype=np.int64).reshape(k, *([1] * len(self.event_shape))),
+            (k, *self.event_shape),
+        ).copy()
+        return rows, self.probs.reshape(-1, k).T.copy()
 
     # -- capabilities (vartools.core.distribution) ---------------------------------
     def param_coordinates(self) -> np.ndarray:

@@ -25,6 +25,7 @@ from vartools.core.batch import Batch
 from vartools.core.errors import BudgetExceededError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, check_reps, short_repr
+from vartools.distributions.budget import power_exceeds
 from vartools.estimators.base import BaseEstimator
 from vartools.samplers.sampling import Sampler
 
@@ -200,7 +201,7 @@ def sum_and_sample_moments(
     sp = _split(problem, base.k, base.budget)
     if sp.rest_mass > 0:
         m = sp.rest.size
-        if float(m) ** n * n * problem.dist.n_params > ORACLE_ELEMENTS:
+        if power_exceeds(m, n, ORACLE_ELEMENTS, factor=n * problem.dist.n_params):
             raise BudgetExceededError(
                 f"enumerating {n} remainder samples of {m} outcomes is too large; use a smaller n"
             )

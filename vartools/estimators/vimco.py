@@ -51,6 +51,7 @@ from vartools.core.distribution import Distribution
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int, check_reps, short_repr
+from vartools.distributions.budget import check_power_budget
 from vartools.estimators.base import BaseEstimator, from_noise_via_samples
 
 __all__ = [
@@ -138,11 +139,7 @@ class MultiSample(Distribution):
         """The K-fold product of the base support: (M^K, K, *event) and (M^K,)."""
         outcomes, probs = self.base.support(budget)
         m = len(probs)
-        if float(m) ** self.k > budget:
-            raise ValueError(
-                f"the support of {self.k} draws of {m} outcomes has {float(m) ** self.k:.3g} "
-                f"elements, more than budget={budget}; use a smaller k or a larger budget"
-            )
+        check_power_budget(m, self.k, budget, f"{self.k} draws of {m} outcomes")
         idx = np.indices((m,) * self.k).reshape(self.k, -1).T
         return outcomes[idx], probs[idx].prod(-1)
 

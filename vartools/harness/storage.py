@@ -48,7 +48,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vartools.measure.schema import SUMMARY, TRAINING, Column, Schema, SchemaError, validate
+from vartools.measure.schema import (
+    SUMMARY,
+    TRAINING,
+    Column,
+    Schema,
+    SchemaError,
+    upgrade,
+    validate,
+)
 
 __all__ = [
     "default_results_root",
@@ -160,9 +168,14 @@ def write_table(path: str | Path, df: pd.DataFrame, schema: Schema) -> None:
 
 
 def read_table(path: str | Path, schema: Schema | None = None) -> pd.DataFrame:
-    """Read a table written by ``write_table`` (validated when ``schema`` is given)."""
+    """Read a table written by ``write_table`` (validated when ``schema`` is given).
+
+    With a schema, columns added since the table was written are derived first
+    (``vartools.measure.schema.upgrade``: ``bias_flag`` of an older summary.csv).
+    """
     df = pd.read_csv(path)
     if schema is not None:
+        df = upgrade(df, schema)
         validate(df, schema)
     return df
 

@@ -31,7 +31,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vartools.core.errors import NoOracleError, OracleFailedError, OracleWarning
+from vartools.core.errors import (
+    BudgetExceededError,
+    NoOracleError,
+    OracleFailedError,
+    OracleWarning,
+)
 from vartools.core.problem import Problem
 from vartools.core.rng import generator
 from vartools.estimators.composed import Estimator
@@ -251,16 +256,18 @@ def run_chunk(plan: BlockPlan, chunk: tuple[int, int, int, int]) -> BlockRun:
 def exact_truth(problem: Problem) -> np.ndarray | None:
     """The exact gradient (p,) by the problem's oracle, or None without one.
 
-    None also when no oracle applies to this problem (``NoOracleError``, e.g. a support
-    too large to enumerate): the table then reports NaN truth, bias and MSE. An oracle
-    that fails (``OracleFailedError``, e.g. quadrature that does not converge) gives None
-    too, with an ``OracleWarning`` naming the cause. Any other error propagates.
+    None also when no oracle applies to this problem (``NoOracleError``): the table then
+    reports NaN truth, bias and MSE. An oracle that fails (``OracleFailedError``, e.g.
+    quadrature that does not converge) or is skipped because its enumeration exceeds the
+    budget without a closed form (``BudgetExceededError``, e.g. a non-separable f of 1024
+    Bernoullis) gives None too, with an ``OracleWarning`` naming the cause. Any other error
+    propagates.
     """
     if not exact_mod.has_oracle(problem):
         return None
     try:
         return exact_mod.exact_gradient(problem)
-    except OracleFailedError as exc:
+    except (OracleFailedError, BudgetExceededError) as exc:
         _warn_failed(f"the exact gradient of problem {problem.name!r}", exc)
         return None
     except NoOracleError:
@@ -270,11 +277,12 @@ def exact_truth(problem: Problem) -> np.ndarray | None:
 def exact_variance(problem: Problem, estimator: Estimator, n: int, state: Any) -> np.ndarray:
     """The exact variance (p,) of ``estimator`` at (problem, n, state).
 
-    NaN where no oracle applies (``NoOracleError``); any other error propagates.
+    NaN where no oracle applies (``NoOracleError``), with an ``OracleWarning`` when the
+    oracle failed or was skipped over its budget; any other error propagates.
     """
     try:
         return exact_mod.exact_moments(problem, estimator, n, state=state)[1]
-    except OracleFailedError as exc:
+    except (OracleFailedError, BudgetExceededError) as exc:
         _warn_failed(f"the exact variance of {estimator.name!r} on problem {problem.name!r}", exc)
         return np.full(problem.dist.n_params, np.nan)
     except NoOracleError:
@@ -283,4 +291,5 @@ def exact_variance(problem: Problem, estimator: Estimator, n: int, state: Any) -
 
 def _warn_failed(what: str, exc: Exception) -> None:
     """An oracle failed: the table shows NaN, and the user is told why (never aborted)."""
-    warnings.warn(f"{what} is NaN in the table: {exc}", OracleWarning, stacklevel=3)
+    why = "skipped" if isinstance(exc, BudgetExceededError) else "failed"
+    warnings.warn(f"{what} is NaN in the table (oracle {why}): {exc}", OracleWarning, stacklevel=3)

@@ -54,6 +54,7 @@ from vartools.measure.rows import (
     reduce_kind,
     rows_mode,
 )
+from vartools.measure.schema import bias_flags
 from vartools.measure.statistics import paired_ratio, replicate_stats
 
 __all__ = ["COLUMNS", "measure_variance", "summarize"]
@@ -83,6 +84,7 @@ COLUMNS = [
     "efficiency",
     "n_reps",
     "biased",
+    "bias_flag",
 ]
 
 
@@ -114,6 +116,7 @@ def summarize(
     names = list(problem.dist.param_names) if mode in ("coordinates", "all") else []
     blocks = block_ranges(problem) if mode in ("blocks", "all") else []
     ref = reference if reference is not None else estimators[0].name
+    scale = float(np.abs(truth).max()) if truth is not None and len(truth) else 0.0
     out_rows: list[dict[str, Any]] = []
     for est in estimators:
         e = estimates[est.name]
@@ -122,6 +125,10 @@ def summarize(
         st = columnwise(replicate_stats, [e, truth], p, confidence=confidence)
         ratio, rlo, rhi = columnwise(paired_ratio, [e, e_ref], p, confidence=confidence)
         exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
+        # A detected bias (|bias| > z SE + a rounding tolerance, z = 5 corrected for p
+        # coordinates; vartools.measure.schema.bias_flags):
+        # coordinate rows, and aggregate rows when any of their coordinates is flagged.
+        flag = bias_flags(st["bias"], st["bias_se"], scale, n_tests=p)
         t_per = seconds[est.name] / r
         common = {
             "problem": problem.name,
@@ -144,6 +151,7 @@ def summarize(
                     "ratio": float(ratio[j]),
                     "ratio_lo": float(rlo[j]),
                     "ratio_hi": float(rhi[j]),
+                    "bias_flag": bool(flag[j]),
                 }
             )
         groups = aggregate_groups(e, e_ref, blocks, confidence=confidence)
@@ -173,6 +181,7 @@ def summarize(
                         "snr": np.nan,
                         "exact_variance": float(exact_agg[kind]),
                         **ratio_cols,
+                        "bias_flag": bool(flag[b0:b1].any()),
                     }
                 )
     df = pd.DataFrame(out_rows)

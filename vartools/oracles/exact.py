@@ -34,7 +34,6 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,7 +43,16 @@ from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
 from vartools.core.errors import BudgetExceededError, NoOracleError, OracleFailedError
 from vartools.core.problem import Problem
 from vartools.core.validation import check_positive_int
-from vartools.oracles.registry import cv_oracle, register_cv_oracle
+from vartools.distributions.budget import check_power_budget, power_exceeds
+from vartools.estimators.base import score_function
+from vartools.oracles.moments import SFMoments
+from vartools.oracles.registry import (
+    base_oracle,
+    cv_oracle,
+    register_base_oracle,
+    register_cv_oracle,
+)
+from vartools.oracles.separable import separable_reason, separable_sf_moments
 
 if TYPE_CHECKING:
     from vartools.estimators.composed import Estimator
@@ -60,6 +68,7 @@ __all__ = [
     "quadrature",
     "rloo_variance",
     "sf_moments",
+    "sf_variance",
 ]
 
 #: Largest number of (joint outcome x sample x parameter) entries held at once.
@@ -122,12 +131,7 @@ def _joint(problem: Problem, n: int, budget: int) -> tuple[np.ndarray, np.ndarra
     """The n-sample joint support: x (M^n, n, *event) and probabilities (M^n,)."""
     outcomes, probs = problem.dist.support(budget)
     m = len(outcomes)
-    count = float(m) ** n
-    if count > budget:
-        raise BudgetExceededError(
-            f"enumerating {n} samples of problem {problem.name!r} needs {m}^{n} = {count:.3g} "
-            f"joint outcomes, more than budget={budget}; use a smaller n or a larger budget"
-        )
+    check_power_budget(m, n, budget, f"{n} samples of problem {problem.name!r}")
     idx = np.indices((m,) * n).reshape(n, -1).T  # (M^n, n), first sample varies slowest
     return outcomes[idx], probs[idx].prod(-1)
 
@@ -147,23 +151,12 @@ def exact_gradient(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> np
     return sf_moments(problem, budget).g
 
 
-@dataclass(frozen=True)
-class SFMoments:
-    """Moments of the score-function estimator (per coordinate, shape (p,) unless scalar).
-
-    g = E[f s], M2 = E[f^2 s^2], M1 = E[f s^2], M0 = E[s^2], ef = E[f], ef2 = E[f^2].
-    """
-
-    g: np.ndarray
-    m2: np.ndarray
-    m1: np.ndarray
-    m0: np.ndarray
-    ef: float
-    ef2: float
-
-
 def sf_moments(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> SFMoments:
-    """Exact ``SFMoments`` by enumeration or quadrature."""
+    """Exact ``SFMoments`` by enumeration or quadrature.
+
+    When the support exceeds ``budget`` and f is declared separable, by the closed form
+    of ``vartools.oracles.separable`` (any number of coordinates).
+    """
     p = problem.dist.n_params
 
     def integrand(x: np.ndarray) -> np.ndarray:
@@ -173,7 +166,13 @@ def sf_moments(problem: Problem, budget: int = DEFAULT_SUPPORT_BUDGET) -> SFMome
         return np.concatenate([f_ * s, f_ * f_ * s * s, f_ * s * s, s * s, f_, f_ * f_], axis=-1)
 
     if problem.dist.enumerable:
-        x, w = problem.dist.support(budget)
+        try:
+            x, w = problem.dist.support(budget)
+        except BudgetExceededError as exc:  # too many joint outcomes: a closed form?
+            why = separable_reason(problem)
+            if why is not None:
+                raise BudgetExceededError(f"{exc}; no closed form applies either: {why}") from exc
+            return separable_sf_moments(problem)
         v = w @ integrand(x[:, None])
     elif _quadrature_ok(problem):
         v = quadrature(problem, lambda x, e: integrand(x))
@@ -250,7 +249,10 @@ def exact_moments(
     if estimator.base.oracle is not None:  # the base estimator's own exact oracle
         return estimator.base.oracle(problem, estimator, n, state)
     if problem.dist.enumerable:
-        return _enumerate(problem, estimator, n, state, budget)
+        try:
+            return _enumerate(problem, estimator, n, state, budget)
+        except BudgetExceededError as exc:  # the n-sample joint is too large: closed forms
+            return _beyond_budget(problem, estimator, n, state, budget, exc)
     if _quadrature_ok(problem) and estimator.cv.per_sample:
         if estimator.base.draw is not None or not estimator.sampler.iid:
             raise NoOracleError(
@@ -277,6 +279,51 @@ def exact_moments(
     )
 
 
+def _beyond_budget(
+    problem: Problem,
+    estimator: Estimator,
+    n: int,
+    state: Any,
+    budget: int,
+    exc: BudgetExceededError,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact moments when the n-sample joint exceeds the budget, else ``exc`` re-raised.
+
+    In order: a per-sample chain with iid samples has the single-sample variance / n,
+    by enumerating one sample (the outcomes, not their n-fold product); else the closed
+    form registered for the base estimator (plain chains) or for the control variate
+    (``vartools.oracles.registry``: SF and RLOO, whose moments come from ``sf_moments``,
+    which handles separable objectives of any size).
+    """
+    iid_per_sample = (
+        estimator.sampler.iid
+        and estimator.base.per_sample
+        and estimator.cv.per_sample
+        and estimator.base.draw is None
+        and estimator.base.from_samples is not None
+        and estimator.cv.min_n <= 1
+    )
+    if iid_per_sample and n > 1:
+        try:
+            mean, var1 = _enumerate(problem, estimator, 1, state, budget)
+            return mean, var1 / n
+        except BudgetExceededError:
+            pass
+    oracle = cv_oracle(estimator.cv) or (
+        base_oracle(estimator.base) if estimator.cv.is_identity else None
+    )
+    if oracle is None:
+        raise exc
+    try:
+        return oracle(problem, estimator, n, state)
+    except OracleFailedError:
+        raise
+    except BudgetExceededError:  # the closed form's own moments exceed the budget too
+        raise
+    except NoOracleError as inner:
+        raise BudgetExceededError(f"{exc}; no closed form applies either: {inner}") from exc
+
+
 def _enumerate(
     problem: Problem, estimator: Estimator, n: int, state: Any, budget: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -294,7 +341,7 @@ def _enumerate(
         )
     p = problem.dist.n_params
     outcomes, _ = problem.dist.support(budget)
-    if float(len(outcomes)) ** n * n * p > ELEMENT_BUDGET:
+    if power_exceeds(len(outcomes), n, ELEMENT_BUDGET, factor=n * p):
         raise BudgetExceededError(
             f"enumerating {n} samples of problem {problem.name!r} would hold more than "
             f"{ELEMENT_BUDGET:.0e} numbers; use a smaller n"
@@ -324,4 +371,32 @@ def _rloo_oracle(
     return m.g, rloo_variance(m, n)
 
 
+def _sf_oracle(
+    problem: Problem, estimator: Estimator, n: int, state: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain SF with iid samples: mean g, variance (M2 - g^2) / n from ``sf_moments``."""
+    del state
+    if (
+        not estimator.base.sf_terms
+        or not estimator.cv.is_identity
+        or estimator.base.draw is not None
+        or not estimator.sampler.iid
+        or not has_oracle(problem)
+    ):
+        raise NoOracleError(
+            f"the SF closed form needs plain score_function with iid samples on a problem "
+            f"with an exact oracle; estimator {estimator.name!r} on problem {problem.name!r} "
+            "does not qualify; measure it by Monte Carlo"
+        )
+    m = sf_moments(problem)
+    return m.g, sf_variance(m, n)
+
+
+def sf_variance(m: SFMoments, n: int) -> np.ndarray:
+    """Variance of the n-sample score-function estimate: (M2 - g^2) / n (iid samples)."""
+    n = check_positive_int(n, "n")
+    return (m.m2 - m.g**2) / n
+
+
 register_cv_oracle(loo_baseline, _rloo_oracle)
+register_base_oracle(score_function, _sf_oracle)

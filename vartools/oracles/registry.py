@@ -27,12 +27,14 @@ import numpy as np
 
 from vartools.core.control_variate import ControlVariate
 
-__all__ = ["OracleFn", "cv_oracle", "register_cv_oracle"]
+__all__ = ["OracleFn", "base_oracle", "cv_oracle", "register_base_oracle", "register_cv_oracle"]
 
 #: (problem, estimator, n, state) -> exact (mean, variance), each (p,).
 OracleFn = Callable[[Any, Any, int, Any], tuple[np.ndarray, np.ndarray]]
 
 _CV_ORACLES: dict[Callable[..., ControlVariate], OracleFn] = {}
+#: base estimator (hashed by identity: ``BaseEstimator`` has eq=False) -> closed form.
+_BASE_ORACLES: dict[Any, OracleFn] = {}
 
 
 def register_cv_oracle(factory: Callable[..., ControlVariate], oracle: OracleFn) -> None:
@@ -43,6 +45,27 @@ def register_cv_oracle(factory: Callable[..., ControlVariate], oracle: OracleFn)
             f"(problem, estimator, n, state) -> (mean, variance)), got {factory!r} and {oracle!r}"
         )
     _CV_ORACLES[factory] = oracle
+
+
+def register_base_oracle(base: Any, oracle: OracleFn) -> None:
+    """Attach a closed-form ``oracle`` to the plain chains of the base estimator ``base``.
+
+    Keyed by the ``BaseEstimator`` object's identity (``score_function``), and consulted
+    only for chains without control variates (``ControlVariate.is_identity``) when the
+    enumeration of the n-sample joint exceeds its budget: unlike ``BaseEstimator.oracle``,
+    which replaces enumeration, it is a fallback (``vartools.oracles.exact``).
+    """
+    if not callable(oracle) or not hasattr(base, "sf_terms"):
+        raise TypeError(
+            f"base must be a BaseEstimator (e.g. score_function) and oracle a function "
+            f"(problem, estimator, n, state) -> (mean, variance), got {base!r} and {oracle!r}"
+        )
+    _BASE_ORACLES[base] = oracle
+
+
+def base_oracle(base: Any) -> OracleFn | None:
+    """The closed form registered for the base estimator ``base`` (this very object), or None."""
+    return _BASE_ORACLES.get(base)
 
 
 def cv_oracle(cv: ControlVariate) -> OracleFn | None:
