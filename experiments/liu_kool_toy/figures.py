@@ -83,8 +83,7 @@ def _figures(
             if fam == "sum_and_sample" and spread is not None:
                 sp = spread[(spread["eta"] == eta) & (spread["variance_max"] > floor)]
                 sp = sp.drop_duplicates("n_evals").sort_values("n_evals")
-                sp = sp[sp["variance_max"] > sp["variance_min"] * (1 + 1e-9)]
-                if len(sp):
+                if (sp["variance_max"] > sp["variance_min"] * (1 + 1e-9)).any():
                     ax.fill_between(
                         sp["n_evals"],
                         np.maximum(sp["variance_min"], floor),

@@ -79,7 +79,7 @@ class _Ties:
     outcomes: np.ndarray  # (M, *event)
     probs: np.ndarray  # (M,), tied outcomes set to their mean probability
     strict: np.ndarray  # indices always summed (probability above the tie value)
-    ties: np.ndarray  # indices tied at the k-th largest probability (support order)
+    ties: np.ndarray  # indices tied at the k-th largest probability
     pick: int  # how many of ``ties`` are summed (0 <= pick <= ties.size)
     below: np.ndarray  # indices always sampled (probability below the tie value)
 
@@ -108,14 +108,17 @@ def _ties(problem: Problem, k: int, budget: int) -> _Ties:
             f"pass k <= {m} (k = {m} is the exact gradient)"
         )
     empty = np.zeros(0, dtype=np.intp)
-    if k == 0:
-        return _Ties(outcomes, probs, empty, empty, 0, np.arange(m))
     order = np.argsort(-probs, kind="stable")
+    if k == 0:
+        return _Ties(outcomes, probs, empty, empty, 0, order)
     v = probs[order[k - 1]]
     tied = np.abs(probs - v) <= TIE_RTOL * v
     ties = np.flatnonzero(tied)
-    probs[ties] = probs[ties].mean()
     strict = order[:k][~tied[order[:k]]]
+    if strict.size + ties.size > k:  # a real tie: the tied outcomes share their mean
+        probs[ties] = probs[ties].mean()
+    else:  # every tied outcome is summed: keep the sorted order, no randomness
+        ties = order[:k][tied[order[:k]]]
     below = order[k:][~tied[order[k:]]]
     return _Ties(outcomes, probs, strict, ties, k - strict.size, below)
 
