@@ -197,13 +197,13 @@ def option_greeks() -> None:
     atm = e[np.isclose(e["moneyness"], 1.0)]
     for kind, coord, est, macro in [
         ("call", "s0", "lr", "CallDeltaLr"),
-        ("call", "s0", "lr+cv", "CallDeltaLrCv"),
+        ("call", "s0", "lr+cv* (oracle)", "CallDeltaLrCv"),
         ("call", "s0", "pathwise", "CallDeltaPw"),
-        ("call", "s0", "pathwise+cv", "CallDeltaPwCv"),
+        ("call", "s0", "pathwise+cv* (oracle)", "CallDeltaPwCv"),
         ("call", "sigma", "lr", "CallVegaLr"),
         ("call", "sigma", "pathwise", "CallVegaPw"),
         ("digital", "s0", "lr", "DigDeltaLr"),
-        ("digital", "s0", "lr+cv", "DigDeltaLrCv"),
+        ("digital", "s0", "lr+cv* (oracle)", "DigDeltaLrCv"),
     ]:
         put(f"Og{macro}", one(atm, "exact_variance", kind=kind, coordinate=coord, estimator=est))
     put("OgMinMoneyness", e["moneyness"].min())
@@ -340,9 +340,9 @@ def bandit() -> None:
     put("CbReps", setting("contextual_bandit", "n_reps"), integer)
     names = {
         "no baseline": "None",
-        "constant J": "Const",
-        "state value V(s)": "Value",
-        "optimal b*(s,a)": "Opt",
+        "constant J (oracle)": "Const",
+        "state value V(s) (oracle)": "Value",
+        "optimal b* per logit (oracle)": "Opt",
         "rloo": "Rloo",
         "rloo per state": "RlooState",
     }
