@@ -11,9 +11,21 @@ STYLE = {
     "no baseline": ("no baseline", estimator_color("no baseline"), "o"),
     "rloo per state": ("RLOO within each state", estimator_color("rloo per state"), "<"),
     "rloo": ("RLOO", estimator_color("rloo"), "s"),
-    "constant J": ("oracle constant $b = J(\\theta)$", estimator_color("constant J"), "^"),
-    "state value V(s)": ("oracle state value $V(s)$", estimator_color("state value V(s)"), "D"),
-    "optimal b*(s,a)": ("oracle optimal $b^\\star_d$", estimator_color("optimal b*(s,a)"), "v"),
+    "constant J (oracle)": (
+        "constant $b = J(\\theta)$ (oracle)",
+        estimator_color("constant J"),
+        "^",
+    ),
+    "state value V(s) (oracle)": (
+        "state value $V(s)$ (oracle)",
+        estimator_color("state value V(s)"),
+        "D",
+    ),
+    "optimal b* per logit (oracle)": (
+        "optimal $b^\\star$ per logit (oracle)",
+        estimator_color("optimal b*(s,a)"),
+        "v",
+    ),
 }
 
 

@@ -17,7 +17,11 @@ COSTS = {
 COORDS = {"loc[0]": "mean $\\mu$", "scale[0]": "std. dev. $\\sigma$"}
 STYLE = {
     "sf": ("score function", estimator_color("sf"), "o"),
-    "sf+b*": ("score function + optimal baseline $b^\\star$", estimator_color("sf+b*"), "s"),
+    "sf+b* (oracle)": (
+        "score function + optimal baseline $b^\\star$ (oracle)",
+        estimator_color("sf+b*"),
+        "s",
+    ),
     "pathwise": ("pathwise", estimator_color("pathwise"), "^"),
     "mvd": ("measure-valued (coupled)", estimator_color("mvd"), "D"),
 }

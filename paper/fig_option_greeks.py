@@ -11,9 +11,17 @@ from vartools.plots.style import estimator_color, paper_figure
 
 STYLE = {
     "lr": ("likelihood ratio (score function)", estimator_color("lr"), "o"),
-    "lr+cv": ("likelihood ratio + control variate", estimator_color("lr+cv"), "s"),
+    "lr+cv* (oracle)": (
+        "likelihood ratio + control variate, $\\beta^\\star$ (oracle)",
+        estimator_color("lr+cv"),
+        "s",
+    ),
     "pathwise": ("pathwise", estimator_color("pathwise"), "^"),
-    "pathwise+cv": ("pathwise + control variate", estimator_color("pathwise+cv"), "x"),
+    "pathwise+cv* (oracle)": (
+        "pathwise + control variate, $\\beta^\\star$ (oracle)",
+        estimator_color("pathwise+cv"),
+        "x",
+    ),
 }
 PANELS = (
     ("call", "s0", "European call: delta"),

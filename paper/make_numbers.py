@@ -240,7 +240,7 @@ def gaussian_costs() -> None:
     put("GcCoverPct", inside / total, pct)
     evals = s.groupby(["estimator", "n"])["n_evals"].first()
     put("GcMvdEvals", evals[("mvd", 1)], integer)
-    put("GcDeltaEvals", evals[("sf+delta*", 1)], integer)
+    put("GcDeltaEvals", evals[("sf+delta* (oracle)", 1)], integer)
     one_n = exact[exact["n"] == 1].pivot_table(
         index=["cost", "coordinate", "k"], columns="estimator", values="exact_variance"
     )
@@ -249,8 +249,8 @@ def gaussian_costs() -> None:
     # included), not evidence about baselines in practice
     compare(
         "GcBstarNeverWorse",
-        int((one_n["sf+b*"] <= one_n["sf"] * (1 + 1e-12)).sum()),
-        side(gc, "sf+b*", 1, n=1),
+        int((one_n["sf+b* (oracle)"] <= one_n["sf"] * (1 + 1e-12)).sum()),
+        side(gc, "sf+b* (oracle)", 1, n=1),
         side(gc, "sf", 1, n=1),
         integer,
     )
@@ -266,12 +266,12 @@ def gaussian_costs() -> None:
     compare("GcRlooWorseCosMu", worse[("cos", "loc[0]")], rl, sfk, pct)
     compare("GcRlooWorseCosSigma", worse[("cos", "scale[0]")], rl, sfk, pct)
     compare("GcRlooWorseBumpSigma", worse[("bump", "scale[0]")], rl, sfk, pct)
-    bk = one_n["sf+b*"].reindex(loo.index) / k_loo
+    bk = one_n["sf+b* (oracle)"].reindex(loo.index) / k_loo
     compare(
         "GcRlooWorseThanBstar",
         (loo["exact_variance"] > bk).mean(),
         rl,
-        side(gc, "sf+b*", k_loo, n=k_loo),
+        side(gc, "sf+b* (oracle)", k_loo, n=k_loo),
         pct,
     )
     # variance against n at cos(2x): the paired ratio of RLOO(K = n) to SF at the largest n
@@ -288,15 +288,15 @@ def gaussian_costs() -> None:
     )
     compare(
         "GcCosBstarOverSf",
-        one(sub, "variance", estimator="sf+b*", n=nmax) / sf_n,
-        side(gc, "sf+b*", nmax, cost="cos", k=2.0, n=nmax),
+        one(sub, "variance", estimator="sf+b* (oracle)", n=nmax) / sf_n,
+        side(gc, "sf+b* (oracle)", nmax, cost="cos", k=2.0, n=nmax),
         sf_side,
     )
     # the delta method with its oracle coefficient: one sample costs d = 4 evaluations
-    d = int(evals[("sf+delta*", 1)])
-    per_sample = (one_n["sf+delta*"] / one_n["sf"]).groupby(level=[0, 1]).median()
-    equal_cost = (one_n["sf+delta*"] / (one_n["sf"] / d)).groupby(level=[0, 1]).median()
-    dl = side(gc, "sf+delta*", d, n=1)
+    d = int(evals[("sf+delta* (oracle)", 1)])
+    per_sample = (one_n["sf+delta* (oracle)"] / one_n["sf"]).groupby(level=[0, 1]).median()
+    equal_cost = (one_n["sf+delta* (oracle)"] / (one_n["sf"] / d)).groupby(level=[0, 1]).median()
+    dl = side(gc, "sf+delta* (oracle)", d, n=1)
     compare("GcDeltaOverSfCosMu", per_sample[("cos", "loc[0]")], dl, side(gc, "sf", 1, n=1))
     compare("GcDeltaOverSfBumpMu", per_sample[("bump", "loc[0]")], dl, side(gc, "sf", 1, n=1))
     compare("GcDeltaEqOverSfCosMu", equal_cost[("cos", "loc[0]")], dl, side(gc, "sf", d, n=d))
@@ -332,7 +332,7 @@ def fitted_gaussian() -> None:
     """
     s = read("gaussian_costs")
     ests = sorted(set(s["estimator"]))
-    names = [e for e in ests if e.startswith("sf+b") and not e.startswith("sf+b*")]
+    names = [e for e in ests if e.startswith("sf+b") and not e.startswith("sf+b* (oracle)")]
     c = s[(s["kind"] == "coordinate") & (s["at_cost"] == "cos")]
     fit = c[c["estimator"].isin(names[:1])]
     flag("HaveFittedGc", not fit.empty)
@@ -481,10 +481,10 @@ def option_greeks() -> None:
         return side(og, est, 1, kind=kind, coordinate=coord, moneyness=1.0, n=1)
 
     for kind, coord, a, b, macro in [
-        ("call", "s0", "lr", "lr+cv", "CallDeltaLrVsCv"),
-        ("call", "s0", "pathwise", "pathwise+cv", "CallDeltaPwVsCv"),
+        ("call", "s0", "lr", "lr+cv* (oracle)", "CallDeltaLrVsCv"),
+        ("call", "s0", "pathwise", "pathwise+cv* (oracle)", "CallDeltaPwVsCv"),
         ("call", "sigma", "lr", "pathwise", "CallVegaLrVsPw"),
-        ("digital", "s0", "lr", "lr+cv", "DigDeltaLrVsCv"),
+        ("digital", "s0", "lr", "lr+cv* (oracle)", "DigDeltaLrVsCv"),
     ]:
         pair(
             f"Og{macro}",
@@ -760,9 +760,9 @@ def bandit() -> None:
     put("CbReps", setting("contextual_bandit", "n_reps"), integer)
     names = {
         "no baseline": "None",
-        "constant J": "Const",
-        "state value V(s)": "Value",
-        "optimal b*(s,a)": "Opt",
+        "constant J (oracle)": "Const",
+        "state value V(s) (oracle)": "Value",
+        "optimal b* per logit (oracle)": "Opt",
         "rloo": "Rloo",
         "rloo per state": "RlooState",
     }
@@ -773,9 +773,9 @@ def bandit() -> None:
     compare(
         "CbNoneOverOpt",
         one(m, "exact_variance", estimator="no baseline", step=first)
-        / one(m, "exact_variance", estimator="optimal b*(s,a)", step=first),
+        / one(m, "exact_variance", estimator="optimal b* per logit (oracle)", step=first),
         side("contextual_bandit", "no baseline", n, n=n, step=first),
-        side("contextual_bandit", "optimal b*(s,a)", n, n=n, step=first),
+        side("contextual_bandit", "optimal b* per logit (oracle)", n, n=n, step=first),
     )
     put("CbReturnStart", tr["loss"].iloc[0], lambda x: num(x, 4))
     put("CbReturnEnd", tr["loss"].iloc[-1], lambda x: num(x, 4))

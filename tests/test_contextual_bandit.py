@@ -136,3 +136,28 @@ def test_errors_name_the_argument():
     with pytest.raises(TypeError, match="contextual bandit"):
         bd.state_values(vt.make_problem("liu_toy"))
     assert Z_ONE < Z_HUNDRED
+
+
+def test_experiment_names_its_oracles_and_its_fitted_baselines_are_unbiased(prob):
+    import importlib
+
+    from vartools.harness.loading import load_experiment
+
+    load_experiment("contextual_bandit")  # puts the experiments package on sys.path
+    cb = importlib.import_module("experiments.contextual_bandit")
+    ests = {e.name: e for e in cb.estimators()}
+    oracles = [n for n in ests if "(oracle)" in n]
+    assert oracles == [
+        "constant J (oracle)",
+        "state value V(s) (oracle)",
+        "optimal b* per logit (oracle)",
+    ]
+    assert not any("(s,a)" in n or "(s, a)" in n for n in ests)  # not action-dependent
+    g = exact.exact_gradient(prob)
+    _, v_opt = exact.exact_moments(prob, ests["optimal b* per logit (oracle)"], 3)
+    for name in ("b per logit, fitted LOO", "b per logit, cross-fitted"):
+        mean, var = exact.exact_moments(prob, ests[name], 4 if "cross" in name else 3)
+        np.testing.assert_allclose(mean, g, atol=ATOL)
+    # fitting costs variance: the leave-one-out fit is worse than the oracle at n = 3
+    _, v_loo = exact.exact_moments(prob, ests["b per logit, fitted LOO"], 3)
+    assert v_loo.mean() > v_opt.mean()

@@ -105,3 +105,25 @@ def test_monte_carlo_markers_lie_within_their_intervals_at_quick_scale(eta):
     assert len(checks) == 22
     for v, se, truth in checks:
         assert abs(v - truth) <= Z_HUNDRED * se, (v, se, truth)
+
+
+def test_tie_spread_table_against_the_library_oracle():
+    t = LO.tie_spread_table().set_index(["eta", "k"])
+    # the spread quoted in issue 17 (eta = 0: 8 equiprobable states)
+    assert t.loc[(0.0, 1), "variance_min"] == pytest.approx(0.194274, abs=1e-6)
+    assert t.loc[(0.0, 1), "variance_max"] == pytest.approx(0.373800, abs=1e-6)
+    assert t.loc[(0.0, 6), "variance_min"] == pytest.approx(1.40625e-5, abs=1e-10)
+    assert t.loc[(0.0, 6), "variance_max"] == pytest.approx(0.0813319, abs=1e-6)
+    several = {(eta, k) for (eta, k), c in t["top_sets"].items() if c > 1}
+    assert several == {(0.0, k) for k in range(1, 8)} | {(-4.0, k) for k in (2, 3, 5, 6)}
+    for eta in M.ETAS:
+        prob = M.problem(eta)
+        for k in range(9):
+            est = vt.make_estimator(sum_and_sample(k))
+            _, v = sum_and_sample_moments(prob, est, 1)
+            assert abs(v[0] - t.loc[(eta, k), "variance_random_ties"]) < ATOL
+            order = LO.sum_and_sample_order(prob.dist.support()[1])[:k]
+            _, v_fixed = sum_and_sample_moments(prob, est, 1, top=order)
+            assert abs(v_fixed[0] - t.loc[(eta, k), "variance_support_order"]) < ATOL
+            lo, hi = t.loc[(eta, k), ["variance_min", "variance_max"]]
+            assert lo - ATOL <= v[0] <= hi + ATOL

@@ -26,7 +26,7 @@ from vartools.harness.loading import load_experiment
 from vartools.measure.variance import measure_variance
 
 EXP = load_experiment("option_greeks")  # puts the experiments package on sys.path
-OG = importlib.import_module("experiments.option_greeks.tables")
+OG = importlib.import_module("experiments.option_greeks.extra")
 OM = importlib.import_module("experiments.option_greeks.models")
 
 ARGS = {"strike": 100.0, "rate": 0.05, "sigma": 0.2, "maturity": 1.0}
@@ -85,6 +85,8 @@ def test_exact_means_equal_the_greeks_and_pathwise_digital_is_biased(kind, money
     prob = option_problem(kind, s0=100.0 * moneyness, **ARGS)
     truth = exact_greeks(prob)
     for est in OM.build_estimators():
+        if est.name in OM.FITTED:  # no single-sample oracle: tested by Monte Carlo below
+            continue
         mean, var = exact_terms_moments(prob, est)
         if kind == "digital" and est.base is pathwise:
             assert np.all(mean == 0.0) and np.all(var == 0.0)  # biased: the Greeks are not 0
@@ -112,7 +114,7 @@ def test_price_control_refuses_the_wrong_estimator():
 def test_monte_carlo_agrees_with_exact_values(kind):
     prob = option_problem(kind, s0=100.0, **ARGS)
     truth = exact_greeks(prob)
-    ests = OM.build_estimators()
+    ests = [e for e in OM.build_estimators() if e.name not in OM.FITTED]
     with np.errstate(divide="ignore", invalid="ignore"):
         t = measure_variance(
             prob, ests, n_samples=[1], n_reps=20_000, seed=11, truth=truth, exact=False
@@ -129,6 +131,22 @@ def test_monte_carlo_agrees_with_exact_values(kind):
             se = math.sqrt(r["variance"] / r["n_reps"])
             assert abs(r["mean"] - truth[j]) <= Z_ONE * se, (est.name, coord)
             assert abs(r["variance"] - var[j]) <= Z_HUNDRED * r["variance_se"], (est.name, coord)
+
+
+@pytest.mark.parametrize("moneyness", [0.8, 1.2])
+def test_fitted_price_control_is_unbiased_and_named_beside_its_oracle(moneyness):
+    prob = option_problem("call", s0=100.0 * moneyness, **ARGS)
+    truth = exact_greeks(prob)
+    ests = OM.build_estimators()
+    names = [e.name for e in ests]
+    for fitted in OM.FITTED:  # every fitted estimator sits beside its oracle
+        assert fitted.replace("+cv (loo)", "+cv* (oracle)") in names
+    fit = [e for e in ests if e.name in OM.FITTED]
+    t = measure_variance(prob, fit, n_samples=[2, 8], n_reps=20_000, seed=5, truth=truth)
+    t = t[t["kind"] == "coordinate"]
+    assert len(t) == 2 * 2 * 2
+    assert np.all(np.abs(t["bias"]) <= Z_HUNDRED * t["bias_se"])
+    assert set(t["n_evals"]) == {2, 8}  # the payoff's evaluations only, as the oracle's
 
 
 def test_bias_table_flags_the_pathwise_digital_delta_only():

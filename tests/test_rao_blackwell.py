@@ -5,6 +5,7 @@ import pytest
 
 import vartools as vt
 from vartools.control_variates.baselines import constant_baseline, loo_baseline
+from vartools.control_variates.coefficients import optimal_baseline
 from vartools.core.control_variate import ControlVariate
 from vartools.core.objectives import Objective, separable, sum_of_terms
 from vartools.estimators.rao_blackwell import (
@@ -13,7 +14,11 @@ from vartools.estimators.rao_blackwell import (
     param_coordinates,
     relevant_loo_baseline,
 )
-from vartools.estimators.sum_and_sample import sum_and_sample, sum_and_sample_moments
+from vartools.estimators.sum_and_sample import (
+    sum_and_sample,
+    sum_and_sample_moments,
+    sum_and_sample_top_sets,
+)
 from vartools.oracles.exact import (
     baseline_variance,
     exact_gradient,
@@ -197,11 +202,20 @@ def test_local_expectation_refuses_normal():
 # -- sum and sample ---------------------------------------------------------------------------
 
 
-def _sas_closed_form(prob, k, n):
-    """(mean, variance) from the remainder's first two moments: (1 - Q)^2 Var_q(f s) / n."""
+def _sas_top_sets(p, k):
+    """Every k-subset whose probabilities are the k largest (the tie-break's choices)."""
+    best = np.sort(p)[::-1][:k]
+    return [
+        list(c)
+        for c in itertools.combinations(range(len(p)), k)
+        if np.allclose(np.sort(p[list(c)])[::-1], best, rtol=1e-12, atol=0)
+    ]
+
+
+def _sas_fixed_top(prob, top, n):
+    """(mean, variance) for a fixed top set: (1 - Q)^2 Var_q(f s) / n over the rest."""
     x, p = prob.dist.support()
-    order = np.argsort(-p, kind="stable")
-    top, rest = order[:k], order[k:]
+    rest = np.setdiff1d(np.arange(len(p)), top)
     f = prob.evaluate(x[:, None])[:, 0]
     s = prob.dist.score(x[:, None])[:, 0, :]
     fs = f[:, None] * s
@@ -213,6 +227,15 @@ def _sas_closed_form(prob, k, n):
     mq = q @ fs[rest]
     vq = q @ (fs[rest] - mq) ** 2
     return summed + mass * mq, mass**2 * vq / n
+
+
+def _sas_closed_form(prob, k, n):
+    """(mean, variance) with ties broken uniformly: law of total variance over top sets."""
+    _, p = prob.dist.support()
+    moments = [_sas_fixed_top(prob, np.array(t, dtype=int), n) for t in _sas_top_sets(p, k)]
+    means = np.array([m for m, _ in moments])
+    mean = means.mean(0)
+    return mean, np.mean([v for _, v in moments], 0) + ((means - mean) ** 2).mean(0)
 
 
 @pytest.mark.parametrize("eta", [0.0, -4.0])
@@ -281,6 +304,64 @@ def test_sum_and_sample_monte_carlo_matches_enumeration():
         _, v = sum_and_sample_moments(prob, est, n)
         assert np.all(np.abs(r["variance"].to_numpy() - v) <= ZMANY * r["variance_se"].to_numpy())
         assert set(r["n_evals"]) == {est.base.k + n}
+
+
+@pytest.mark.parametrize(("eta", "k"), [(0.0, 1), (0.0, 6), (-4.0, 2), (-4.0, 5)])
+def test_sum_and_sample_random_ties_draw_the_uniform_mixture(eta, k):
+    # The draw's outcomes are exactly the enumerated (top set, sample) estimates, each with
+    # its mixture probability (1 / C) q(z | T): frequencies within ZMANY binomial SEs.
+    prob = vt.make_problem("liu_toy", eta=eta)
+    est = vt.make_estimator(sum_and_sample(k))
+    tops = sum_and_sample_top_sets(prob, k)
+    assert len(tops) == len(_sas_top_sets(prob.dist.support()[1], k)) > 1
+    x, p = prob.dist.support()
+    f = prob.evaluate(x[:, None])[:, 0]
+    s = prob.dist.score(x[:, None])[:, 0, :]
+    values, probs = [], []
+    for top in tops:
+        rest = np.setdiff1d(np.arange(len(p)), top)
+        mass = p[rest].sum()
+        for z in rest:
+            values.append(p[top] @ (f[top, None] * s[top]) + mass * f[z] * s[z])
+            probs.append(p[z] / mass / len(tops))
+    values, probs = np.array(values), np.array(probs)
+    reps = 40_000
+    g_hat, _ = est(prob, 1, rng=np.random.default_rng(11), reps=(reps,))
+    dist = np.abs(g_hat[:, None, :] - values[None]).max(-1)  # (reps, outcomes)
+    assert np.all(dist.min(1) < 1e-12)  # every estimate is an enumerated outcome
+    # group equal outcomes, compare frequencies with their exact probabilities
+    keys = np.unique(np.round(values, 10), axis=0, return_inverse=True)[1].ravel()
+    exact_p = np.bincount(keys, weights=probs)
+    hit = keys[np.argmin(dist, 1)]
+    freq = np.bincount(hit, minlength=exact_p.size) / reps
+    se = np.sqrt(exact_p * (1 - exact_p) / reps)
+    assert np.all(np.abs(freq - exact_p) <= ZMANY * se + 1e-15)
+    mean, var = sum_and_sample_moments(prob, est, 1)
+    np.testing.assert_allclose(mean, probs @ values, atol=ATOL)
+    np.testing.assert_allclose(var, probs @ (values - mean) ** 2, atol=ATOL)
+
+
+def test_sum_and_sample_tie_spread_and_total_variance():
+    prob = vt.make_problem("liu_toy", eta=0.0)
+    g = exact_gradient(prob)
+    for cv in ([], [optimal_baseline("batch")]):  # unbiased, then biased given T
+        est = vt.make_estimator(sum_and_sample(2), *cv)
+        tops = sum_and_sample_top_sets(prob, 2)
+        assert len(tops) == 28
+        cond = [sum_and_sample_moments(prob, est, 2, top=t) for t in tops]
+        means = np.array([m for m, _ in cond])
+        mean, var = sum_and_sample_moments(prob, est, 2)
+        np.testing.assert_allclose(mean, means.mean(0), atol=ATOL)
+        total = np.mean([v for _, v in cond], 0) + ((means - mean) ** 2).mean(0)
+        np.testing.assert_allclose(var, total, atol=ATOL)
+        if not cv:
+            np.testing.assert_allclose(means, np.broadcast_to(g, means.shape), atol=ATOL)
+        else:  # the biased chain's conditional means differ across tie choices
+            assert ((means - mean) ** 2).mean(0).max() > 1e-6
+    with pytest.raises(ValueError, match="top=.*sum_and_sample_top_sets"):
+        sum_and_sample_moments(prob, vt.make_estimator(sum_and_sample(2)), 1, top=[0])
+    # no tie at the boundary: one top set (eta = -4, k = 1 and k = 4)
+    assert sum_and_sample_top_sets(vt.make_problem("liu_toy", eta=-4.0), 4).shape == (1, 4)
 
 
 def test_sum_and_sample_errors():

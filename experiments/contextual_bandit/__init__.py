@@ -9,8 +9,16 @@ on the expected return (Adam, lr 0.05, RLOO per state, n = 4 episodes per step);
 checkpoint (a frozen policy) the replicate variance (95% CI) and the exact variance (by
 enumerating the 4-episode joint) of the policy-gradient estimate with
 
-- no baseline; a constant baseline equal to the expected return J; the state value V(s);
-- the optimal state-dependent baseline b*(s, a) = E[r s^2 | .] / E[s^2 | .] (per coordinate);
+- no baseline; a constant baseline equal to the expected return J and the state value V(s),
+  both computed exactly from the true distribution at the checkpoint (oracles, labelled
+  so; RLOO and per-state RLOO below are their versions estimated from the episodes);
+- the optimal baseline b*_d = E[r s_d^2] / E[s_d^2], one constant per logit d = (s, a')
+  (the score of logits[s, a'] is zero outside state s, so b*_d is state-dependent; it does
+  not depend on the sampled action), computed by enumeration from the true distribution
+  at each checkpoint: an oracle (``optimal b* per logit (oracle)``), beside the same
+  baseline fitted from the 4 episodes without bias, leave-one-out (``b per logit, fitted
+  LOO``) and cross-fitted on two halves (``b per logit, cross-fitted``), at the same 4
+  evaluations per estimate;
 - RLOO over all episodes, and RLOO among the episodes of the same state,
 
 together with the expected return.
@@ -26,6 +34,7 @@ from vartools.catalogue.bandit import (
     state_value_baseline,
 )
 from vartools.control_variates.baselines import loo_baseline
+from vartools.control_variates.coefficients import optimal_baseline
 from vartools.core.optim import adam
 from vartools.core.problem import Problem
 from vartools.estimators.base import score_function
@@ -47,9 +56,11 @@ def estimators() -> list[Estimator]:
     sf = score_function
     return [
         make_estimator(sf, name="no baseline"),
-        make_estimator(sf, expected_return_baseline(), name="constant J"),
-        make_estimator(sf, state_value_baseline(), name="state value V(s)"),
-        make_estimator(sf, oracle_optimal_baseline(), name="optimal b*(s,a)"),
+        make_estimator(sf, expected_return_baseline(), name="constant J (oracle)"),
+        make_estimator(sf, state_value_baseline(), name="state value V(s) (oracle)"),
+        make_estimator(sf, oracle_optimal_baseline(), name="optimal b* per logit (oracle)"),
+        make_estimator(sf, optimal_baseline("loo"), name="b per logit, fitted LOO"),
+        make_estimator(sf, optimal_baseline("crossfit"), name="b per logit, cross-fitted"),
         make_estimator(sf, loo_baseline(), name="rloo"),
         make_estimator(sf, per_state_loo_baseline(), name="rloo per state"),
     ]
@@ -60,8 +71,10 @@ EXPERIMENT = Experiment(
     description=(
         "Contextual bandit (3 states, 3 actions, tabular softmax policy, noisy rewards): "
         "exact policy gradient by enumeration; replicate and exact variance of REINFORCE with "
-        "no baseline, a constant, the state value, the optimal state-dependent baseline, RLOO "
-        "and per-state RLOO, at frozen policies along training, with the expected return."
+        "no baseline, the constant J and the state value V(s) (oracles), the optimal baseline "
+        "per logit (an oracle computed from the true distribution) beside it fitted "
+        "leave-one-out and cross-fitted, RLOO and per-state RLOO, at frozen policies along "
+        "training, with the expected return."
     ),
     problem=problem,
     estimators=estimators(),

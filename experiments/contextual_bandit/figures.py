@@ -25,7 +25,7 @@ def _figures(
     """Expected return and the (mean over logits) variance of every baseline along training."""
     names = [e.name for e in estimators()]
     colors = estimator_colors(names)
-    marks = dict(zip(names, "osv^DP", strict=True))
+    marks = dict(zip(names, "osv<>^DP", strict=True))
     s = summary[summary["kind"] == "mean"]
     fig = Figure(figsize=(8.5, 7), layout="constrained")
     ax_l, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.5])

@@ -1,14 +1,19 @@
-"""The compared estimators, with their oracle coefficients (computed exactly per problem).
+"""The compared estimators: oracle coefficients (from the true distribution) and fitted ones.
 
 - ``sf``: score function (1 evaluation of f per sample);
-- ``sf+b*``: score function with the optimal constant baseline b*_d = E[f s_d^2] / E[s_d^2]
-  per coordinate, computed exactly for each problem (an oracle coefficient, as in the
-  paper's figures; 1);
+- ``sf+b* (oracle)``: score function with the optimal constant baseline
+  b*_d = E[f s_d^2] / E[s_d^2] per coordinate, computed exactly for each problem from the
+  true distribution (an oracle coefficient, as in the paper's figures; 1);
+- ``sf+b (loo)`` and ``sf+b (xfit)``: the same baseline fitted from the samples without
+  bias, leave-one-out (``optimal_baseline("loo")``) or cross-fitted on two halves
+  (``optimal_baseline("crossfit")``); 1 evaluation per sample, n >= 2;
 - ``pathwise`` (1 evaluation of f');
 - ``mvd``: measure-valued derivative with coupling (2 per parameter);
-- ``sf+loo`` (RLOO, K = 4), ``sf+delta*`` and ``pathwise+delta*`` (the second-order
-  delta-method control variate of Paisley et al. 2012 with its optimal coefficient,
-  computed by quadrature).
+- ``sf+loo`` (RLOO, K = 4), ``sf+delta* (oracle)`` and ``pathwise+delta* (oracle)`` (the
+  second-order delta-method control variate of Paisley et al. 2012 with its optimal
+  coefficient computed by quadrature from the true distribution), and their fitted
+  versions ``sf+delta (loo)`` and ``pathwise+delta (loo)`` (the coefficient fitted
+  leave-one-out; n >= 2). Their cost in f evaluations is the harness's ``n_evals``.
 """
 
 from __future__ import annotations
@@ -29,17 +34,38 @@ from vartools.oracles.exact import quadrature, sf_moments
 
 from .models import RLOO_K
 
-__all__ = ["DELTA", "ESTIMATOR_NS", "build_estimators", "oracle_delta_coef", "per_problem"]
+__all__ = [
+    "DELTA",
+    "ESTIMATOR_NS",
+    "FITTED",
+    "ORACLES",
+    "build_estimators",
+    "oracle_delta_coef",
+    "per_problem",
+]
 
-#: samples per estimate at which each estimator's exact line is drawn
+#: the oracle estimators (coefficient from the true distribution) and their fitted versions
+ORACLES = {
+    "sf+b* (oracle)": ("sf+b (loo)", "sf+b (xfit)"),
+    "sf+delta* (oracle)": ("sf+delta (loo)",),
+    "pathwise+delta* (oracle)": ("pathwise+delta (loo)",),
+}
+FITTED = tuple(f for fits in ORACLES.values() for f in fits)
+
+#: samples per estimate at which each estimator's exact line (or, for the fitted ones,
+#: which have no exact line, its markers) is drawn
 ESTIMATOR_NS = {
     "sf": 1,
-    "sf+b*": 1,
+    "sf+b* (oracle)": 1,
     "pathwise": 1,
     "mvd": 1,
     "sf+loo": RLOO_K,
-    "sf+delta*": 1,
-    "pathwise+delta*": 1,
+    "sf+delta* (oracle)": 1,
+    "pathwise+delta* (oracle)": 1,
+    "sf+b (loo)": 8,
+    "sf+b (xfit)": 8,
+    "sf+delta (loo)": 8,
+    "pathwise+delta (loo)": 8,
 }
 
 
@@ -102,7 +128,9 @@ def build_estimators() -> list[Estimator]:
     """The compared estimators (see the module docstring)."""
     ests = [
         make_estimator(score_function, name="sf"),
-        make_estimator(score_function, per_problem(_oracle_baseline, "b*"), name="sf+b*"),
+        make_estimator(score_function, per_problem(_oracle_baseline, "b*"), name="sf+b* (oracle)"),
+        make_estimator(score_function, optimal_baseline("loo"), name="sf+b (loo)"),
+        make_estimator(score_function, optimal_baseline("crossfit"), name="sf+b (xfit)"),
         make_estimator(pathwise, name="pathwise"),
     ]
     mvd = _mvd_estimator()
@@ -111,11 +139,17 @@ def build_estimators() -> list[Estimator]:
     ests += [
         make_estimator(score_function, loo_baseline(), name="sf+loo"),
         make_estimator(
-            score_function, per_problem(_oracle_delta(score_function), "delta*"), name="sf+delta*"
+            score_function,
+            per_problem(_oracle_delta(score_function), "delta*"),
+            name="sf+delta* (oracle)",
         ),
+        make_estimator(score_function, optimal_cv(DELTA, source="loo"), name="sf+delta (loo)"),
         make_estimator(
-            pathwise, per_problem(_oracle_delta(pathwise), "delta*"), name="pathwise+delta*"
+            pathwise,
+            per_problem(_oracle_delta(pathwise), "delta*"),
+            name="pathwise+delta* (oracle)",
         ),
+        make_estimator(pathwise, optimal_cv(DELTA, source="loo"), name="pathwise+delta (loo)"),
     ]
     return ests
 

@@ -14,9 +14,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from vartools.plots.helpers import errorbar_ci, fixed_log_x, legend_below
-from vartools.plots.style import estimator_color, save_figure
+from vartools.plots.style import PALETTE, estimator_color, save_figure
 
-from .estimators import ESTIMATOR_NS
+from .estimators import ESTIMATOR_NS, FITTED
 from .models import N_PANEL, RLOO_K
 
 __all__ = ["COST_STYLE", "STYLE", "figures"]
@@ -29,10 +29,20 @@ COST_STYLE: dict[str, dict[str, Any]] = {
 }
 STYLE: dict[str, dict[str, Any]] = {
     "sf": {"label": "score function", "color": estimator_color("sf"), "marker": "o"},
-    "sf+b*": {
-        "label": "score function + optimal baseline",
+    "sf+b* (oracle)": {
+        "label": "score function + optimal baseline b* (oracle)",
         "color": estimator_color("sf+b*"),
         "marker": "s",
+    },
+    "sf+b (loo)": {
+        "label": "score function + b fitted leave-one-out (n = 8, x 8)",
+        "color": PALETTE[4],
+        "marker": "<",
+    },
+    "sf+b (xfit)": {
+        "label": "score function + b cross-fitted (n = 8, x 8)",
+        "color": PALETTE[5],
+        "marker": ">",
     },
     "pathwise": {"label": "pathwise", "color": estimator_color("pathwise"), "marker": "^"},
     "mvd": {"label": "measure-valued (coupled)", "color": estimator_color("mvd"), "marker": "D"},
@@ -41,19 +51,37 @@ STYLE: dict[str, dict[str, Any]] = {
         "color": estimator_color("sf+loo"),
         "marker": "v",
     },
-    "sf+delta*": {
-        "label": "score function + delta method",
+    "sf+delta* (oracle)": {
+        "label": "score function + delta method, beta* (oracle)",
         "color": estimator_color("sf+delta*"),
         "marker": "P",
     },
-    "pathwise+delta*": {
-        "label": "pathwise + delta method",
+    "sf+delta (loo)": {
+        "label": "score function + delta method, beta fitted LOO (n = 8, x 8)",
+        "color": PALETTE[11],
+        "marker": "p",
+    },
+    "pathwise+delta* (oracle)": {
+        "label": "pathwise + delta method, beta* (oracle)",
         "color": estimator_color("pathwise+delta*"),
         "marker": "X",
     },
+    "pathwise+delta (loo)": {
+        "label": "pathwise + delta method, beta fitted LOO (n = 8, x 8)",
+        "color": PALETTE[7],
+        "marker": "x",
+    },
 }
-PAPER = ("sf", "sf+b*", "pathwise", "mvd")
-BEYOND = ("sf", "sf+loo", "sf+delta*", "pathwise", "pathwise+delta*")
+PAPER = ("sf", "sf+b* (oracle)", "sf+b (loo)", "sf+b (xfit)", "pathwise", "mvd")
+BEYOND = (
+    "sf",
+    "sf+loo",
+    "sf+delta* (oracle)",
+    "sf+delta (loo)",
+    "pathwise",
+    "pathwise+delta* (oracle)",
+    "pathwise+delta (loo)",
+)
 COORDS = (("loc[0]", "mean $\\mu$"), ("scale[0]", "standard deviation $\\sigma$"))
 #: exact variances below this fraction of the panel's largest are zero up to rounding
 ZERO = 1e-12
@@ -93,7 +121,8 @@ def _panel(
         ].sort_values("k")
         y = (e["exact_variance"] * e["n"]).to_numpy()
         y = np.where(y > ZERO * top, y, np.nan)
-        ax.plot(e["k"], y, color=st["color"], lw=1.6, label=st["label"])
+        if len(e):  # the fitted estimators have no exact line: markers only
+            ax.plot(e["k"], y, color=st["color"], lw=1.6, label=st["label"])
         m = _markers(summary, name, cost, coord)
         m = m[m["y"] > ZERO * top]
         if len(m):
@@ -109,7 +138,8 @@ def _panel(
                 ms=4,
                 capsize=2,
                 lw=0.9,
-                mfc="white",
+                mfc="white" if len(e) else st["color"],
+                label=None if len(e) else st["label"],
             )
     ax.set_yscale("log")
     if COST_STYLE[cost]["log_x"]:
@@ -129,14 +159,14 @@ def _grid_figure(
             ax.set_title(f"{COST_STYLE[cost]['label']}: gradient w.r.t. {label}", fontsize=10)
             ax.set_xlabel("$k$")
             ax.set_ylabel("variance of one sample")
-    legend_below(fig, axes[0, 0], ncol=3, fontsize=9)
+    legend_below(fig, axes[1, 0], ncol=2, fontsize=9)  # every estimator has points there
     fig.suptitle(title, fontsize=11)
     return fig
 
 
 def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
     cost, k = N_PANEL["cost"], float(N_PANEL["k"])
-    fig = Figure(figsize=(9.0, 4.2), layout="constrained")
+    fig = Figure(figsize=(10.0, 5.2), layout="constrained")
     axes = fig.subplots(1, 2)
     sub = summary[(summary["at_cost"] == cost) & np.isclose(summary["at_k"], k)]
     for ax, (coord, label) in zip(axes, COORDS, strict=True):
@@ -149,13 +179,13 @@ def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
                 ax,
                 m,
                 "n",
-                fmt=st["marker"] + "-",
+                fmt=st["marker"] + ("--" if name in FITTED else "-"),
                 color=st["color"],
                 ms=4,
                 capsize=2,
                 lw=1.0,
                 mfc="white",
-                label="RLOO (K = n)" if name == "sf+loo" else st["label"],
+                label="RLOO (K = n)" if name == "sf+loo" else st["label"].split(" (n = 8")[0],
             )
             if name == "sf":
                 e = exact[
@@ -174,7 +204,7 @@ def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
         ax.set_ylabel("variance of the estimate")
         ax.set_title(f"{COST_STYLE[cost]['label']}, $k = {k:g}$: w.r.t. {label}", fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
-    legend_below(fig, axes[0], ncol=3, fontsize=9)
+    legend_below(fig, axes[0], ncol=3, fontsize=7.5)
     return fig
 
 
@@ -200,17 +230,19 @@ def figures(
         summary,
         exact,
         PAPER,
-        f"Single-sample gradient variance, $x \\sim N(1, 1)$ (lines: exact; "
-        f"markers: Monte Carlo, 95% CI; {scale} scale)",
+        f"Single-sample gradient variance, $x \\sim N(1, 1)$ (lines: exact; open markers: "
+        f"Monte Carlo, 95% CI; {scale} scale)\nb* (oracle) is computed from the true "
+        "distribution; filled markers: b fitted from the samples (n = 8, 8 x variance)",
     )
     files += save_figure(fig, out_dir / "gaussian_costs_paper")
     fig = _grid_figure(
         summary,
         exact,
         BEYOND,
-        "Beyond the paper: RLOO (K = 4) and the delta-method control variate (optimal "
-        "coefficient)\nlines: exact; markers: Monte Carlo, 95% CI; the delta method is exact "
-        "for $(x-k)^2$ (variance 0, not drawn)",
+        "Beyond the paper: RLOO (K = 4) and the delta-method control variate\n(beta* oracle "
+        "from the true distribution; filled: beta fitted LOO, n = 8, 8 x variance)\nlines: "
+        "exact; markers: Monte Carlo, 95% CI; the delta method is exact for $(x-k)^2$ "
+        "(variance 0, not drawn)",
     )
     files += save_figure(fig, out_dir / "gaussian_costs_beyond")
     files += save_figure(_n_figure(summary, exact), out_dir / "gaussian_costs_n")

@@ -17,11 +17,13 @@ import pandas as pd
 from vartools.oracles.exact import rloo_variance
 
 from .estimators import ESTIMATOR_NS
+from .fitted import fitted_counts, fitted_panel
 from .models import (
     COSTS,
     MU,
     N_GRID_FULL,
     N_GRID_QUICK,
+    N_PANEL,
     RLOO_K,
     SIGMA,
     cost_derivatives,
@@ -112,14 +114,14 @@ def exact_curves_for(cost: str, ks: np.ndarray) -> pd.DataFrame:
         loo.append(rloo_variance(mom, RLOO_K))
     res = {
         "sf": np.array(sf_var),
-        "sf+b*": np.array(opt),
+        "sf+b* (oracle)": np.array(opt),
         "pathwise": np.array(pw_var),
         "sf+loo": np.array(loo),
-        "sf+delta*": np.array(sfd),
-        "pathwise+delta*": np.array(pwd),
+        "sf+delta* (oracle)": np.array(sfd),
+        "pathwise+delta* (oracle)": np.array(pwd),
     }
     means = {name: g for name in res}
-    means["pathwise"] = means["pathwise+delta*"] = tmean
+    means["pathwise"] = means["pathwise+delta* (oracle)"] = tmean
 
     # measure-valued derivative, coupled (Mohamed et al. 2020, sec. 6)
     c_mu = 1.0 / (SIGMA * math.sqrt(2 * math.pi))
@@ -179,11 +181,15 @@ def exact_curves(n_grid: int = N_GRID_FULL, markers: int = 10) -> pd.DataFrame:
 
 
 def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
-    """Extra tables the experiment writes next to summary.csv: ``exact.csv`` (the lines).
+    """Extra tables the experiment writes next to summary.csv.
+
+    ``exact.csv`` (the lines) and, given the summary, ``fitted.csv`` (how often the oracle
+    b* and its fitted versions are no worse than SF: ``fitted.fitted_counts``) and
+    ``fitted_panel.csv`` (the b estimators against n at the variance-against-n panel's k).
 
     Args:
         exp: the experiment at its scale (the quick scale uses a coarser k grid).
-        summary: the harness's summary table (unused: the lines do not depend on it).
+        summary: the harness's summary table.
     """
     n_grid = N_GRID_FULL if exp.scale == "full" else N_GRID_QUICK
     parts = []
@@ -191,4 +197,8 @@ def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd
         ks = set(grid(n_grid).tolist())
         ks |= {float(p["k"]) for p in exp.points if p["cost"] == cost}
         parts.append(exact_curves_for(cost, np.array(sorted(ks))))
-    return {"exact": pd.concat(parts, ignore_index=True)}
+    out = {"exact": pd.concat(parts, ignore_index=True)}
+    if summary is not None:
+        out["fitted"] = fitted_counts(summary, out["exact"])
+        out["fitted_panel"] = fitted_panel(summary, N_PANEL["cost"], float(N_PANEL["k"]))
+    return out

@@ -14,7 +14,11 @@ Estimators, each against the number of f evaluations per estimate (Kool et al. 2
 - REINFORCE with K samples and no baseline (K evaluations; K = 1 is also RLOO with K = 1);
 - RLOO with K = 2..8 samples (K evaluations);
 - sum-and-sample (Liu et al. 2019) on the joint categorical over the 8 states: the k most
-  probable states summed exactly, one sample from the renormalised rest (k + 1 evaluations,
+  probable states summed exactly (ties broken uniformly at random per estimate: at eta = 0
+  all 8 states are equiprobable, at eta = -4 the three 1-bit and the three 2-bit states
+  tie, so k = 1..7 at eta = 0 and k = 2, 3, 5, 6 at eta = -4 have several top sets;
+  ``tie_spread.csv`` gives the variance for each choice, min to max, beside the mean),
+  one sample from the renormalised rest (k + 1 evaluations,
   k = 0..7; k = 7 leaves a single state, so its variance is 0, as is k = 8 with 8
   evaluations);
 - local expectation gradients (Titsias & Lazaro-Gredilla 2015), n = 1, 2 samples (each costs
@@ -30,9 +34,9 @@ from vartools.harness.experiment import Experiment, Scale
 from vartools.harness.plot_spec import Plot
 
 from .models import ETAS, MAX_EVALS, build_estimators, problem
-from .oracles import exact_table
+from .oracles import exact_table, tables
 
-__all__ = ["EXPERIMENT", "exact_table"]
+__all__ = ["EXPERIMENT", "exact_table", "tables"]
 
 EXPERIMENT = Experiment(
     name="liu_kool_toy",
@@ -40,7 +44,9 @@ EXPERIMENT = Experiment(
         "Liu et al. (2019) / Kool et al. (2020) toy: 3 Bernoullis sharing one logit eta in "
         "{0, -4}, f = sum (z - p0)^2; variance of the shared-logit gradient of REINFORCE, "
         "RLOO, sum-and-sample and local expectation gradients against f evaluations, exact "
-        "by enumeration and Monte Carlo with 95% CIs."
+        "by enumeration and Monte Carlo with 95% CIs. Sum-and-sample breaks ties among "
+        "equiprobable states uniformly at random per estimate (tie_spread.csv: the variance "
+        "over the tie choices)."
     ),
     problem=problem,
     points=[{"eta": eta} for eta in ETAS],

@@ -50,8 +50,14 @@ def markers(summary: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-def _figures(summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any) -> list[Any]:
-    """Variance of the shared-logit gradient against f evaluations, one panel per eta."""
+def _figures(
+    summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any, spread: pd.DataFrame | None = None
+) -> list[Any]:
+    """Variance of the shared-logit gradient against f evaluations, one panel per eta.
+
+    With ``spread`` (tie_spread.csv) a band shows sum-and-sample's variance over the tie
+    choices (smallest to largest conditional variance) around the randomised rule's line.
+    """
     mk = markers(summary)
     colors = estimator_colors(FAMILY_STYLE)
     fig = Figure(figsize=(10, 4.2), layout="constrained")
@@ -74,6 +80,19 @@ def _figures(summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any) -> list[A
                     lw=1.5,
                     label=f"{label}: exact",
                 )
+            if fam == "sum_and_sample" and spread is not None:
+                sp = spread[(spread["eta"] == eta) & (spread["variance_max"] > floor)]
+                sp = sp.drop_duplicates("n_evals").sort_values("n_evals")
+                if (sp["variance_max"] > sp["variance_min"] * (1 + 1e-9)).any():
+                    ax.fill_between(
+                        sp["n_evals"],
+                        np.maximum(sp["variance_min"], floor),
+                        sp["variance_max"],
+                        color=colors[fam],
+                        alpha=0.15,
+                        lw=0,
+                        label="sum-and-sample: one fixed tie choice (min to max)",
+                    )
             zeros = e[e["exact_variance"] <= floor]
             if len(zeros):
                 what = (
@@ -107,4 +126,4 @@ def _figures(summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any) -> list[A
 
 def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
     """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
-    return _figures(summary, extra.get("exact"), out_dir)
+    return _figures(summary, extra.get("exact"), out_dir, extra.get("tie_spread"))

@@ -10,11 +10,15 @@ from 0.8 to 1.2.
 Estimators (one evaluation of the payoff, or of its derivative, per sample):
 
 - ``lr``: likelihood ratio = score function;
-- ``lr+cv``: with the discounted terminal price e^{-rT} S_T as control variate (its mean, S0,
-  is known), optimal coefficient computed exactly (``price_control``);
+- ``lr+cv* (oracle)``: with the discounted terminal price e^{-rT} S_T as control variate (its
+  mean, S0, is known), optimal coefficient beta* computed exactly by quadrature from the true
+  distribution (``price_control``: an oracle);
+- ``lr+cv (loo)``: the same control with beta fitted from the batch leave-one-out (unbiased;
+  n >= 2; measured by Monte Carlo only);
 - ``pathwise``: payoff'(S_T) dS_T/dtheta; biased for the digital call (its payoff's derivative
   is 0 almost everywhere, so the pathwise estimate is identically 0);
-- ``pathwise+cv``: with the same control (for the digital it stays 0).
+- ``pathwise+cv* (oracle)``, ``pathwise+cv (loo)``: with the same control, beta* oracle or
+  fitted leave-one-out (for the digital they stay 0).
 
 Exact values: Black-Scholes closed forms for the Greeks; exact single-sample variances by
 quadrature over Z split at the strike (``exact_terms_moments``). Outputs: ``summary.csv``
@@ -31,6 +35,7 @@ from vartools.harness.experiment import Experiment, Scale
 from vartools.harness.layout import Layout
 from vartools.harness.plot_spec import Plot
 
+from .extra import exact_table_at, tables
 from .models import (
     MONEYNESS_FULL,
     MONEYNESS_QUICK,
@@ -41,7 +46,6 @@ from .models import (
     greeks_problem,
     option_points,
 )
-from .tables import exact_table_at, tables
 
 __all__ = ["EXPERIMENT", "exact_table", "tables"]
 
@@ -49,8 +53,10 @@ EXPERIMENT = Experiment(
     name="option_greeks",
     description=(
         "Black-Scholes Greeks (delta, vega of a call; delta of a digital): likelihood ratio vs "
-        "pathwise, with and without the terminal-price control variate, against moneyness and n "
-        "(the digital call's points are measured by tables() into digital.csv)"
+        "pathwise, with and without the terminal-price control variate (coefficient beta* "
+        "computed from the true distribution: an oracle; and beta fitted leave-one-out from the "
+        "batch), against moneyness and n (the digital call's points are measured by tables() "
+        "into digital.csv)"
     ),
     problem=greeks_problem,
     points=option_points(MONEYNESS_FULL),

@@ -24,16 +24,26 @@ STYLE = {
         "color": estimator_color("lr"),
         "marker": "o",
     },
-    "lr+cv": {
-        "label": "likelihood ratio + price control variate",
+    "lr+cv* (oracle)": {
+        "label": "likelihood ratio + price control variate, beta* (oracle)",
         "color": estimator_color("lr+cv"),
         "marker": "s",
     },
+    "lr+cv (loo)": {
+        "label": "likelihood ratio + price control variate, beta fitted LOO",
+        "color": estimator_color("lr+cv"),
+        "marker": "<",
+    },
     "pathwise": {"label": "pathwise", "color": estimator_color("pathwise"), "marker": "^"},
-    "pathwise+cv": {
-        "label": "pathwise + price control variate",
+    "pathwise+cv* (oracle)": {
+        "label": "pathwise + price control variate, beta* (oracle)",
         "color": estimator_color("pathwise+cv"),
         "marker": "v",
+    },
+    "pathwise+cv (loo)": {
+        "label": "pathwise + price control variate, beta fitted LOO",
+        "color": estimator_color("pathwise+cv"),
+        "marker": ">",
     },
 }
 #: Style of the Monte Carlo markers (95% CI error bars).
@@ -56,7 +66,7 @@ def _moneyness_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
                 & (exact["estimator"] == name)
             ].sort_values("moneyness")
             y = e["exact_variance"].to_numpy()
-            if not np.any(y > 0):
+            if not np.any(y > 0):  # also the fitted ones: no n = 1 (see the n figure)
                 continue  # pathwise digital: identically 0 (and biased)
             ax.plot(
                 e["moneyness"],
@@ -105,10 +115,11 @@ def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
                 & (exact["estimator"] == name)
                 & np.isclose(exact["moneyness"], 1.0)
             ]
-            v1 = float(e["exact_variance"].iloc[0])
-            if v1 <= 0:
+            v1 = float(e["exact_variance"].iloc[0]) if len(e) else np.nan
+            if v1 <= 0 or not len(m):
                 continue
-            ax.plot(ns, v1 / ns, color=st["color"], lw=1.2, ls="--")
+            if np.isfinite(v1):  # the fitted ones have no exact single-sample variance
+                ax.plot(ns, v1 / ns, color=st["color"], lw=1.2, ls="--")
             errorbar_ci(
                 ax, m, "n", fmt=st["marker"], color=st["color"], label=st["label"], **MARKER
             )
@@ -118,10 +129,11 @@ def _n_figure(summary: pd.DataFrame, exact: pd.DataFrame) -> Any:
         ax.set_ylabel("variance of the estimate")
         ax.set_title(f"{title}, at the money ($S_0 = K$)", fontsize=10)
         ax.grid(True, alpha=0.3)
-    legend_below(fig, axes[0], ncol=4, fontsize=9)
+    legend_below(fig, axes[0], ncol=3, fontsize=9)
     fig.suptitle(
         "Variance against n (dashed: exact single-sample variance / n; markers: "
-        "Monte Carlo, 95% CI)",
+        "Monte Carlo, 95% CI)\nbeta* (oracle): from the true distribution; beta fitted LOO: "
+        "from the other samples of the batch (n >= 4)",
         fontsize=11,
     )
     return fig

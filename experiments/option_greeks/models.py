@@ -6,13 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from vartools.catalogue.finance import option_problem, price_control
+from vartools.catalogue.finance import _control_terms, option_problem, price_control
+from vartools.control_variates.coefficients import optimal_cv
+from vartools.control_variates.features import Features, FeatureValues
+from vartools.core.batch import Batch
 from vartools.core.problem import Problem
 from vartools.estimators.base import pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator
 
 __all__ = [
     "EXACT_GRID",
+    "FITTED",
     "GREEKS",
     "KINDS",
     "MATURITY",
@@ -27,6 +31,7 @@ __all__ = [
     "exact_grid",
     "greeks_problem",
     "option_points",
+    "price_features",
 ]
 
 STRIKE, RATE, SIGMA, MATURITY = 100.0, 0.05, 0.2, 1.0
@@ -51,13 +56,49 @@ def greeks_problem(kind: str, moneyness: float) -> Problem:
     )
 
 
+#: the estimators whose coefficient is fitted from the samples (no single-sample oracle)
+FITTED = ("lr+cv (loo)", "pathwise+cv (loo)")
+
+
+def price_features(kind: str) -> Features:
+    """The price control terms c_i (``price_control``'s, mean (1, 0)) as fitting features.
+
+    ``optimal_cv(price_features(kind), source="loo")`` fits beta per coordinate from the
+    other samples of the batch (leave-one-out), instead of the oracle beta* that
+    ``price_control`` computes by quadrature from the true distribution.
+    """
+
+    def fn(batch: Batch, problem: Problem) -> FeatureValues:
+        if batch.noise is None:
+            raise ValueError(
+                "price_features needs the batch's noise (draw with a vartools sampler)"
+            )
+        c = _control_terms(problem, kind, batch.noise)
+        return FeatureValues(h=c[..., None], mean=np.array([[1.0], [0.0]]))
+
+    return Features(f"price_{kind}", fn)
+
+
 def build_estimators() -> list[Estimator]:
-    """lr, lr+cv, pathwise, pathwise+cv."""
+    """lr, lr+cv* (oracle), lr+cv (loo), pathwise, pathwise+cv* (oracle), pathwise+cv (loo).
+
+    The ``cv*`` estimators use the price control variate with the exact beta* from the true
+    distribution (``price_control``: an oracle); the ``(loo)`` ones fit beta from the batch
+    leave-one-out (unbiased, n >= 2), at the same evaluations of the payoff.
+    """
     return [
         make_estimator(score_function, name="lr"),
-        make_estimator(score_function, price_control("sf"), name="lr+cv"),
+        make_estimator(score_function, price_control("sf"), name="lr+cv* (oracle)"),
+        make_estimator(
+            score_function, optimal_cv(price_features("sf"), source="loo"), name="lr+cv (loo)"
+        ),
         make_estimator(pathwise, name="pathwise"),
-        make_estimator(pathwise, price_control("pathwise"), name="pathwise+cv"),
+        make_estimator(pathwise, price_control("pathwise"), name="pathwise+cv* (oracle)"),
+        make_estimator(
+            pathwise,
+            optimal_cv(price_features("pathwise"), source="loo"),
+            name="pathwise+cv (loo)",
+        ),
     ]
 
 

@@ -14,7 +14,15 @@ import pandas as pd
 
 from vartools.catalogue.finance import exact_greeks, exact_terms_moments
 
-from .models import GREEKS, KINDS, build_estimators, exact_grid, greeks_problem, option_points
+from .models import (
+    FITTED,
+    GREEKS,
+    KINDS,
+    build_estimators,
+    exact_grid,
+    greeks_problem,
+    option_points,
+)
 
 if TYPE_CHECKING:
     from vartools.harness.experiment import Experiment
@@ -23,9 +31,9 @@ __all__ = ["bias_table", "digital_sweep", "exact_table_at", "tables"]
 
 
 def exact_table_at(moneyness: Any) -> pd.DataFrame:
-    """Exact Greeks and single-sample variances of every estimator on a moneyness grid."""
+    """Exact Greeks and single-sample variances on a moneyness grid (fitted ones have none)."""
     rows = []
-    ests = build_estimators()
+    ests = [e for e in build_estimators() if e.name not in FITTED]
     for kind in KINDS:
         for m in moneyness:
             prob = greeks_problem(kind, m)
@@ -49,14 +57,20 @@ def exact_table_at(moneyness: Any) -> pd.DataFrame:
 
 
 def bias_table(summary: pd.DataFrame, exact: pd.DataFrame) -> pd.DataFrame:
-    """Mean of each estimator (largest n, n = 1 rows excluded) against the exact Greek."""
+    """Mean of each estimator (largest n, n = 1 rows excluded) against the exact Greek.
+
+    ``exact_bias`` is the oracle estimators' exact bias; NaN for the fitted ones (no exact
+    single-sample moments; their bias is the measured one, with its SE).
+    """
     s = summary[(summary["kind"] == "coordinate")]
     s = s[s["n"] == s["n"].max()]
     ex = exact.set_index(["kind", "moneyness", "estimator", "coordinate"])
     rows = []
     for _, r in s.iterrows():
-        key = (r["at_kind"], float(r["at_moneyness"]), r["estimator"], r["coordinate"])
+        name = "lr" if r["estimator"] in FITTED else r["estimator"]
+        key = (r["at_kind"], float(r["at_moneyness"]), name, r["coordinate"])
         e = ex.loc[key]
+        exact_bias = np.nan if r["estimator"] in FITTED else float(e["exact_mean"] - e["truth"])
         se = float(np.sqrt(r["variance"] / r["n_reps"]))
         bias = float(r["mean"] - e["truth"])
         rows.append(
@@ -72,7 +86,7 @@ def bias_table(summary: pd.DataFrame, exact: pd.DataFrame) -> pd.DataFrame:
                 "se": se,
                 "bias": bias,
                 "z": bias / se if se > 0 else (0.0 if bias == 0 else np.inf),
-                "exact_bias": float(e["exact_mean"] - e["truth"]),
+                "exact_bias": exact_bias,
             }
         )
     return pd.DataFrame(rows)
@@ -90,18 +104,26 @@ def digital_sweep(exp: Experiment) -> pd.DataFrame:
     parts = []
     for i, pt in enumerate(option_points(tuple(p["moneyness"] for p in exp.points), ("digital",))):
         prob = greeks_problem("digital", pt["moneyness"])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = measure_variance(
-                prob,
-                build_estimators(),
-                n_samples=list(exp.n_samples),
-                n_reps=exp.n_reps,
-                seed=exp.seed,
-                truth=exact_greeks(prob),
-                exact=False,
-                warmup=0,
-                block_size=exp.layout.block_size,
-            )
+        ests = build_estimators()
+        parts_n = []
+        for group in ([n for n in exp.n_samples if n < 2], [n for n in exp.n_samples if n >= 2]):
+            if not group:  # the fitted (leave-one-out) estimators need n >= 2
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                parts_n.append(
+                    measure_variance(
+                        prob,
+                        [e for e in ests if e.min_n <= min(group)],
+                        n_samples=group,
+                        n_reps=exp.n_reps,
+                        seed=exp.seed,
+                        truth=exact_greeks(prob),
+                        exact=False,
+                        warmup=0,
+                        block_size=exp.layout.block_size,
+                    )
+                )
+        t = pd.concat(parts_n, ignore_index=True)
         t.insert(0, "at_moneyness", float(pt["moneyness"]))
         t.insert(0, "at_kind", "digital")
         t.insert(0, "point", i)
