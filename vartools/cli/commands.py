@@ -210,7 +210,7 @@ def _equal_eval_table(prob: Any, ests: list[Any], budgets: list[int], args: Any)
                 )
                 continue
             t = measure_variance(
-                prob, [est], n_samples=[int(n_e)], n_reps=args.reps, seed=args.seed
+                prob, [est], n_samples=[int(n_e)], n_reps=args.reps, seed=args.seed, **_where(args)
             )
             t.insert(0, "budget", budget)
             parts.append(t)
@@ -225,6 +225,21 @@ def _equal_eval_table(prob: Any, ests: list[Any], budgets: list[int], args: Any)
     if not tables:
         raise ValueError(f"no estimator fits within the budgets {budgets}; raise --n")
     return pd.concat(tables, ignore_index=True)
+
+
+def _where(args: argparse.Namespace) -> dict[str, Any]:
+    """compare's executor, workers and small-R override, as measure_variance keywords."""
+    workers = getattr(args, "workers", None)
+    executor = getattr(args, "executor", "serial")
+    if executor == "serial" and workers not in (None, 1):
+        raise ValueError(
+            f"--workers {workers} needs --executor processes (or dask); serial runs in this process"
+        )
+    return {
+        "executor": executor,
+        "workers": workers,
+        "allow_small_reps": bool(getattr(args, "allow_small_reps", False)),
+    }
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -248,7 +263,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(format_table(table, coords, budget=True))
     else:
         table = measure_variance(
-            prob, ests, n_samples=list(args.n), n_reps=args.reps, seed=args.seed
+            prob, ests, n_samples=list(args.n), n_reps=args.reps, seed=args.seed, **_where(args)
         )
         print(
             f"{prob.name}: {args.reps} replicate estimates, seed {args.seed}, common random "

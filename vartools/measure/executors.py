@@ -166,7 +166,8 @@ def _blas_controller() -> Any:
     return _SHARED["controller"]
 
 
-def _install(shared: Any, lifeline: Connection) -> None:
+def _install(shared: Any, lifeline: Connection, keep_alive: Connection) -> None:
+    keep_alive.close()  # a forked worker inherits the write end too: EOF needs it closed
     exit_with_parent(lifeline)
     _SHARED["value"] = shared
     controller = _SHARED.get("controller")
@@ -202,7 +203,10 @@ def _processes(shared: Any, workers: int) -> Iterator[Mapper]:
             ) from exc
     lifeline, keep_alive = ctx.Pipe(duplex=False)
     pool = ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_install, initargs=(shared, lifeline)
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=_install,
+        initargs=(shared, lifeline, keep_alive),
     )
 
     def run(fn: Callable[[Any, Any], Any], chunks: Sequence[Any]) -> list[Any]:
