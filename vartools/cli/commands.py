@@ -282,9 +282,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_tables(d: Path) -> dict[str, Any]:
+    """The ``tables`` entry of ``d``/meta.json ({} for an older meta.json, or none)."""
+    import json
+
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    tables = meta.get("tables") if isinstance(meta, dict) else None
+    return tables if isinstance(tables, dict) else {}
+
+
 def _plot_one(name: str, args: argparse.Namespace) -> list[Path]:
     from vartools.harness.loading import experiment_hooks, load_experiment
-    from vartools.harness.storage import read_table
+    from vartools.harness.storage import IncompleteTableError, check_complete, read_table
     from vartools.measure.schema import SUMMARY, TRAINING
     from vartools.plots.figures import plot_experiment
 
@@ -294,8 +306,14 @@ def _plot_one(name: str, args: argparse.Namespace) -> list[Path]:
     if not summary_path.exists():
         raise FileNotFoundError(f"no results for {name!r} in {d}; run `vartools run {name}` first")
     summary = read_table(summary_path, SUMMARY)
+    tables = _recorded_tables(d)
+    check_complete(summary, tables.get("summary.csv"), summary_path)
+    if summary.empty:
+        raise IncompleteTableError(f"{summary_path} has no rows; rerun `vartools run {name}`")
     exp = exp.at_scale(str(summary["scale"].iloc[0]))
     training = read_table(d / "training.csv", TRAINING) if (d / "training.csv").exists() else None
+    if training is not None:
+        check_complete(training, tables.get("training.csv"), d / "training.csv")
     figures_fn = experiment_hooks(name, args.experiments).figures
     if figures_fn is None:
         return plot_experiment(exp, summary, training, d / "figures")
