@@ -28,9 +28,26 @@ from vartools.measure import statistics
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or "jax" in sys.modules,
-    reason="the forked (shared-memory) path runs on Linux in a process without JAX",
+    not sys.platform.startswith("linux"), reason="the forked (shared-memory) path is Linux's"
 )
+
+
+def _in_fresh_interpreter(test: str) -> bool:
+    """Run ``test`` of this module in a new interpreter when this one has loaded JAX.
+
+    The processes executor forks only while JAX is not loaded; once another test has
+    imported it, the fork path is tested in a fresh process (as tests/test_pipeline.py).
+    """
+    if "jax" not in sys.modules:
+        return False
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{test}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    return True
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -59,6 +76,8 @@ def _measure(prob, **kw):
 
 def test_two_different_problems_in_a_row_match_serial():
     """Consecutive calls on different problems (a closure f each): no state leaks."""
+    if _in_fresh_interpreter("test_two_different_problems_in_a_row_match_serial"):
+        return
     a = vt.Problem("a", vt.Bernoulli(np.array([0.3, -1.0])), lambda b: (b - 0.45) ** 2 @ [1, 2])
     w = np.array([0.5, -2.0, 1.0])
     b = vt.Problem("b", vt.Normal(np.zeros(3), np.ones(3)), lambda x: np.cos(x) @ w)
@@ -74,6 +93,8 @@ def test_two_different_problems_in_a_row_match_serial():
 def test_a_redefined_f_is_never_served_stale(tmp_path):
     """f redefined under the same name (a module edited and reloaded, or a notebook cell run
     again) between two calls: the second call computes with the new f."""
+    if _in_fresh_interpreter("test_a_redefined_f_is_never_served_stale"):
+        return
     import importlib
 
     mod = tmp_path / "user_f.py"
@@ -106,6 +127,8 @@ def test_a_redefined_f_is_never_served_stale(tmp_path):
 def test_statistics_split_over_column_chunks_match_serial(monkeypatch):
     """Many columns: the workers compute the per-coordinate statistics chunk by chunk (the
     chunks serial uses) and the aggregates; the table equals serial's bit for bit."""
+    if _in_fresh_interpreter("test_statistics_split_over_column_chunks_match_serial"):
+        return
     monkeypatch.setattr(statistics, "STATS_ELEMENTS", 1100 * 4)  # 4 columns per chunk
     prob = vt.Problem(
         "wide", vt.Bernoulli(np.linspace(-1, 1, 13)), lambda b: ((b - 0.45) ** 2).sum(-1)

@@ -50,7 +50,7 @@ from vartools.measure.blocks import (
 )
 from vartools.measure.executors import SharedOutput, chunk_mapper, forks, resolve_workers
 from vartools.measure.rows import aggregate_groups, block_ranges, reduce_kind, rows_mode
-from vartools.measure.statistics import influence, paired_ratio, replicate_stats
+from vartools.measure.statistics import influence, paired_ratio, replicate_stats, z_value
 
 __all__ = [
     "COLUMNS",
@@ -381,7 +381,7 @@ def measure_variance(
     warmup = check_positive_int(warmup, "warmup", minimum=0)
     rows_mode(rows, 1)  # refuse a bad value before any work
     n_workers = resolve_workers(executor, workers)
-    _check_small_reps(n_reps, allow_small_reps)
+    z_value(confidence)  # refuse a bad level before any work
     seed = resolve_seed(seed)
     names = [e.name for e in estimators]
     if len(set(names)) != len(names):
@@ -398,6 +398,7 @@ def measure_variance(
                 est.check(prob, n)
             states[(i, n)] = [warm_state(prob, e, n, seed=seed, warmup=warmup) for e in estimators]
     truths = [_resolve_truth(prob, truth) for prob in problems]
+    _check_small_reps(n_reps, allow_small_reps)  # after the other arguments' errors
     ref = names.index(reference) if reference is not None else 0
     # serial: one chunk per (problem, n); in parallel, two chunks per worker and (problem,
     # n) keep every worker busy. The chunking never changes a number, only who computes it.
