@@ -148,7 +148,7 @@ def test_item10_wrong_shape_error_shows_an_example():
 
 
 def _compare(*extra):
-    return ["compare", "--estimators", "sf", "--n", "2", "--reps", "10", *extra]
+    return ["compare", "--estimators", "sf", "--n", "2", "--reps", "100", *extra]
 
 
 @pytest.mark.parametrize(
@@ -238,7 +238,7 @@ def test_item8_broken_pipe_exits_quietly():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = (
         f"'{sys.executable}' -m vartools.cli.main compare --problem bern200 --estimators sf "
-        "sf+loo --n 2 4 8 16 --reps 10 --coords -1 | head -n 2 > /dev/null; "
+        "sf+loo --n 2 4 8 16 --reps 100 --coords -1 | head -n 2 > /dev/null; "
         "echo ${PIPESTATUS[0]}"
     )
     proc = subprocess.run(["bash", "-c", cmd], env=env, capture_output=True, text=True, timeout=300)

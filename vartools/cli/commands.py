@@ -211,7 +211,7 @@ def _equal_eval_table(prob: Any, ests: list[Any], budgets: list[int], args: Any)
                 )
                 continue
             t = measure_variance(
-                prob, [est], n_samples=[int(n_e)], n_reps=args.reps, seed=args.seed
+                prob, [est], n_samples=[int(n_e)], n_reps=args.reps, seed=args.seed, **_where(args)
             )
             t.insert(0, "budget", budget)
             parts.append(t)
@@ -226,6 +226,21 @@ def _equal_eval_table(prob: Any, ests: list[Any], budgets: list[int], args: Any)
     if not tables:
         raise ValueError(f"no estimator fits within the budgets {budgets}; raise --n")
     return pd.concat(tables, ignore_index=True)
+
+
+def _where(args: argparse.Namespace) -> dict[str, Any]:
+    """compare's executor, workers and small-R override, as measure_variance keywords."""
+    workers = getattr(args, "workers", None)
+    executor = getattr(args, "executor", "serial")
+    if executor == "serial" and workers not in (None, 1):
+        raise ValueError(
+            f"--workers {workers} needs --executor processes (or dask); serial runs in this process"
+        )
+    return {
+        "executor": executor,
+        "workers": workers,
+        "allow_small_reps": bool(getattr(args, "allow_small_reps", False)),
+    }
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -251,7 +266,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         with oracle_notes() as notes:
             table = measure_variance(
-                prob, ests, n_samples=list(args.n), n_reps=args.reps, seed=args.seed
+                prob,
+                ests,
+                n_samples=list(args.n),
+                n_reps=args.reps,
+                seed=args.seed,
+                **_where(args),
             )
         print(
             f"{prob.name}: {args.reps} replicate estimates, seed {args.seed}, common random "
@@ -270,9 +290,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recorded_tables(d: Path) -> dict[str, Any]:
+    """The ``tables`` entry of ``d``/meta.json ({} for an older meta.json, or none)."""
+    import json
+
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    tables = meta.get("tables") if isinstance(meta, dict) else None
+    return tables if isinstance(tables, dict) else {}
+
+
 def _plot_one(name: str, args: argparse.Namespace) -> list[Path]:
     from vartools.harness.loading import experiment_hooks, load_experiment
-    from vartools.harness.storage import read_table
+    from vartools.harness.storage import IncompleteTableError, check_complete, read_table
     from vartools.measure.schema import SUMMARY, TRAINING
     from vartools.plots.figures import plot_experiment
 
@@ -282,8 +314,14 @@ def _plot_one(name: str, args: argparse.Namespace) -> list[Path]:
     if not summary_path.exists():
         raise FileNotFoundError(f"no results for {name!r} in {d}; run `vartools run {name}` first")
     summary = read_table(summary_path, SUMMARY)
+    tables = _recorded_tables(d)
+    check_complete(summary, tables.get("summary.csv"), summary_path)
+    if summary.empty:
+        raise IncompleteTableError(f"{summary_path} has no rows; rerun `vartools run {name}`")
     exp = exp.at_scale(str(summary["scale"].iloc[0]))
     training = read_table(d / "training.csv", TRAINING) if (d / "training.csv").exists() else None
+    if training is not None:
+        check_complete(training, tables.get("training.csv"), d / "training.csv")
     figures_fn = experiment_hooks(name, args.experiments).figures
     if figures_fn is None:
         return plot_experiment(exp, summary, training, d / "figures")

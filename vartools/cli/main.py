@@ -200,6 +200,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="parameter coordinates to show besides the aggregates (-1: all)",
     )
     p.add_argument("--csv", default=None, metavar="PATH", help="also write the full table")
+    p.add_argument(
+        "--executor",
+        choices=["serial", "processes", "dask"],
+        default="serial",
+        help="where the replicates are computed (default serial; the numbers are the same)",
+    )
+    p.add_argument(
+        "--workers",
+        type=at_least(1),
+        default=None,
+        help="worker processes for processes/dask (default: the CPU count)",
+    )
+    p.add_argument(
+        "--allow-small-reps",
+        action="store_true",
+        help="accept --reps below 100 (a warning: the intervals then undercover)",
+    )
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(

@@ -58,7 +58,7 @@ from vartools.core.batch import Batch
 from vartools.core.control_variate import ControlVariate, require_score
 from vartools.core.distribution import Distribution
 from vartools.core.objectives import SumOfTerms
-from vartools.core.problem import Problem
+from vartools.core.problem import Problem, call_on_read_only
 from vartools.core.validation import short_repr
 from vartools.estimators.base import BaseEstimator, from_noise_via_samples
 from vartools.estimators.sum_and_sample import (
@@ -183,7 +183,10 @@ def _dep_from_samples(
     lead = _lead(x, dist)
     dim = math.prod(dist.event_shape)
     a = _reads_matrix(f.reads, dim, problem.name)
-    vals = np.asarray(f.terms(x), dtype=np.float64)
+    vals = np.asarray(
+        call_on_read_only(f.terms, x, f"the terms of problem {problem.name!r}", "x"),
+        dtype=np.float64,
+    )
     if vals.shape != (*lead, len(f.reads)):
         raise ValueError(
             f"the terms of problem {problem.name!r} returned shape {vals.shape} for x of shape "

@@ -18,7 +18,7 @@ import numpy as np
 from vartools.core.batch import Batch
 from vartools.core.distribution import Distribution
 from vartools.core.objectives import Objective
-from vartools.core.problem import Problem
+from vartools.core.problem import Problem, call_on_read_only
 from vartools.core.validation import check_reps, short_repr
 from vartools.estimators.base import BaseEstimator, from_noise_via_samples
 from vartools.samplers.sampling import Sampler
@@ -66,7 +66,19 @@ def _relaxed_f(problem: Problem, value: Any, z: np.ndarray) -> np.ndarray:
     """f at relaxed values z: the problem's f when they are outcomes, else ``value``."""
     if problem.dist.relaxation_in_outcome_space:
         return problem.evaluate(z)
-    return np.asarray(value(z), dtype=np.float64)
+    fx = np.asarray(
+        call_on_read_only(value, z, f"relaxed value of problem {problem.name!r}", "z"),
+        dtype=np.float64,
+    )
+    return fx if fx.flags.writeable else fx.copy()
+
+
+def _relaxed_grad(problem: Problem, grad: Any, z: np.ndarray) -> np.ndarray:
+    """grad f at relaxed values z, on a read-only view of z (user code must not write it)."""
+    if grad == problem.evaluate_grad:  # checks its read-only input itself
+        return np.asarray(grad(z))
+    g = np.asarray(call_on_read_only(grad, z, f"relaxed grad of problem {problem.name!r}", "z"))
+    return g if g.flags.writeable else g.copy()
 
 
 def _check_temperature(temperature: float) -> float:
@@ -99,7 +111,7 @@ def straight_through(relaxed: Objective | None = None) -> BaseEstimator:
         lead = x.shape[: x.ndim - len(dist.event_shape)]
         xe = dist.embed(x)
         fx = _relaxed_f(problem, value, xe)
-        terms = dist.hard_vjp(np.asarray(grad(xe)))
+        terms = dist.hard_vjp(_relaxed_grad(problem, grad, xe))
         return Batch(
             x=x,
             fx=fx,
@@ -150,7 +162,7 @@ def gumbel_softmax(temperature: float = 0.5, relaxed: Objective | None = None) -
             x=z,
             fx=fx,
             score=None,
-            extra=dist.relaxed_vjp(z, np.asarray(grad(z)), tau),
+            extra=dist.relaxed_vjp(z, _relaxed_grad(problem, grad, z), tau),
             n_evals=n,
             noise=u,
         )

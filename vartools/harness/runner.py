@@ -70,6 +70,7 @@ from vartools.harness.storage import (
     FSYNC_MIN_SECONDS,
     atomic_write_text,
     default_results_root,
+    table_manifest,
     write_cell,
     write_json,
     write_table,
@@ -362,6 +363,11 @@ def run_experiment(
         },
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files": [p.name for p in report.files],
+        "tables": {  # read back by check_complete: a truncated table is an error
+            name: table_manifest(t)
+            for name, t in (("summary.csv", report.summary), ("training.csv", report.training))
+            if t is not None
+        },
     }
     write_json(out_dir / "meta.json", meta)
     report.files.append(out_dir / "meta.json")

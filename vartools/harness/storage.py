@@ -8,7 +8,9 @@ Layout of ``results/<experiment>/`` (documented in results/README.md):
   checkpoint (schema ``TRAINING``);
 - ``raw.npz``: the replicate estimates, when asked for (``--raw``);
 - ``meta.json``: description, command line, seed, versions, git revision, host,
-  timings;
+  timings, and under ``tables`` each table's row count and its rows per (problem, n,
+  estimator, step) (``table_manifest``), which ``check_complete`` compares a table read
+  back against (a truncated summary.csv is an error naming the missing rows);
 - ``figures/``: PNG and PDF figures;
 - ``cells/``: the cache of finished cells (not committed), one checksummed file
   each, which an interrupted run resumes from.
@@ -65,13 +67,16 @@ __all__ = [
     "Column",
     "FSYNC_MIN_SECONDS",
     "CorruptFileError",
+    "IncompleteTableError",
     "Schema",
     "SchemaError",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_complete",
     "default_file_mode",
     "read_cell",
     "read_table",
+    "table_manifest",
     "validate",
     "write_cell",
     "write_json",
@@ -84,6 +89,68 @@ class CorruptFileError(ValueError):
 
 
 # ----------------------------------------------------------------- atomic writes
+
+
+class IncompleteTableError(ValueError):
+    """A results table lacks rows that its meta.json says were written (truncated, edited)."""
+
+
+#: The columns whose values name a group of rows in ``table_manifest`` (those present).
+GROUP_COLUMNS = ("problem", "n", "estimator", "step")
+
+
+def table_manifest(df: pd.DataFrame) -> dict[str, Any]:
+    """What meta.json records of a table: its row count and rows per group.
+
+    The groups are the distinct values of the ``GROUP_COLUMNS`` the table has (a point's
+    problem, n, estimator and checkpoint step), each with its number of rows.
+    """
+    cols = [c for c in GROUP_COLUMNS if c in df.columns]
+    groups: list[list[Any]] = []
+    if cols and len(df):
+        counts = df.groupby(cols, sort=False, dropna=False).size()
+        for key, count in counts.items():
+            key = key if isinstance(key, tuple) else (key,)
+            groups.append([_plain(k) for k in key] + [int(count)])
+    return {"rows": int(len(df)), "columns": cols, "groups": groups}
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def check_complete(df: pd.DataFrame, manifest: Mapping[str, Any] | None, path: Any) -> None:
+    """Raise ``IncompleteTableError`` when ``df`` (read from ``path``) lacks recorded rows.
+
+    ``manifest`` is the table's entry under ``tables`` in meta.json (``table_manifest``);
+    None (a meta.json written before the field existed) skips the check: no false alarm.
+    The error names each group (problem, n, estimator, step) with rows missing.
+    """
+    if not manifest:
+        return
+    cols = list(manifest.get("columns", []))
+    have: dict[tuple[Any, ...], int] = {}
+    if cols and all(c in df.columns for c in cols) and len(df):
+        for key, count in df.groupby(cols, sort=False, dropna=False).size().items():
+            key = key if isinstance(key, tuple) else (key,)
+            have[tuple(str(k) for k in key)] = int(count)
+    missing = []
+    for *key, count in manifest.get("groups", []):
+        got = have.get(tuple(str(k) for k in key), 0)
+        if got < count:
+            what = ", ".join(f"{c}={k!r}" for c, k in zip(cols, key, strict=True))
+            missing.append(f"{what}: {count - got} of {count} rows")
+    expected = int(manifest.get("rows", len(df)))
+    if missing or len(df) < expected:
+        shown = "; ".join(missing[:10]) + (
+            f"; and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        raise IncompleteTableError(
+            f"{path} has {len(df)} rows but its meta.json records {expected}: missing "
+            f"{shown or 'rows'}. The file was truncated or edited; rerun the experiment "
+            "(`vartools run NAME` with the same --scale and --out reuses its cells) to "
+            "rewrite it"
+        )
 
 
 def default_results_root(scale: str) -> str:

@@ -155,7 +155,7 @@ def paired_ratio(
     *,
     confidence: float = 0.95,
     reduce: str | None = None,
-    moments: tuple[Influence, Influence] | None = None,
+    moments: tuple[Influence | None, Influence | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Variance ratio Var(a) / Var(b) with a paired delta-method CI on the log scale.
 
@@ -165,7 +165,8 @@ def paired_ratio(
         confidence: CI level.
         reduce: None for per-coordinate ratios, "mean" for the ratio of the mean
             variances over coordinates.
-        moments: ``(influence(e_a), influence(e_b))`` when the caller has them already.
+        moments: ``(influence(e_a), influence(e_b))`` when the caller has them already
+            (either may be None: computed here).
 
     Returns:
         (ratio, lo, hi), each (p,) or scalar arrays with ``reduce``.

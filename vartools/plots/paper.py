@@ -42,11 +42,22 @@ def out_dir(default: str = "figures") -> Path:
 
 
 def read(experiment: str, table: str = "summary") -> pd.DataFrame:
-    """``results/<experiment>/<table>.csv``, with a message naming the command if missing."""
+    """``results/<experiment>/<table>.csv``, with a message naming the command if missing.
+
+    Raises ``IncompleteTableError`` naming the missing rows when the table has fewer rows
+    than its meta.json records (a truncated file); an older meta.json is not checked.
+    """
     path = results_dir() / experiment / f"{table}.csv"
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `vartools run {experiment} --scale full`")
-    return pd.read_csv(path)
+    df = pd.read_csv(path)
+    meta_path = path.parent / "meta.json"
+    if meta_path.exists():  # a table shorter than meta.json records is an error
+        from vartools.harness.storage import check_complete
+
+        tables = json.loads(meta_path.read_text()).get("tables") or {}
+        check_complete(df, tables.get(path.name), path)
+    return df
 
 
 def meta(experiment: str) -> dict[str, Any]:
