@@ -40,6 +40,19 @@ from vartools.cli.table import format_table
 __all__ = ["build_parser", "format_table", "main"]
 
 
+def _add_executor_options(p: argparse.ArgumentParser, where: str) -> None:
+    """--executor and --workers (run, reproduce and compare share them)."""
+    p.add_argument(
+        "--executor", choices=["serial", "processes", "dask"], default="serial", help=where
+    )
+    p.add_argument(
+        "--workers",
+        type=at_least(1),
+        default=None,
+        help="worker processes for processes/dask (default: the CPU count)",
+    )
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--scale",
@@ -53,17 +66,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="root seed of the seed tree (default: each experiment's own)",
     )
-    p.add_argument(
-        "--executor",
-        choices=["serial", "processes", "dask"],
-        default="serial",
-        help="where cells run (default serial); dask needs pip install 'vartools[dask]'",
-    )
-    p.add_argument(
-        "--workers",
-        type=at_least(1),
-        default=None,
-        help="worker processes for processes/dask (default: the CPU count)",
+    _add_executor_options(
+        p, "where cells run (default serial); dask needs pip install 'vartools[dask]'"
     )
     p.add_argument(
         "--scheduler",
@@ -200,17 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="parameter coordinates to show besides the aggregates (-1: all)",
     )
     p.add_argument("--csv", default=None, metavar="PATH", help="also write the full table")
-    p.add_argument(
-        "--executor",
-        choices=["serial", "processes", "dask"],
-        default="serial",
-        help="where the replicates are computed (default serial; the numbers are the same)",
-    )
-    p.add_argument(
-        "--workers",
-        type=at_least(1),
-        default=None,
-        help="worker processes for processes/dask (default: the CPU count)",
+    _add_executor_options(
+        p, "where the replicates are computed (default serial; the numbers are the same)"
     )
     p.add_argument(
         "--allow-small-reps",
