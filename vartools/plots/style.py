@@ -89,6 +89,13 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "exact (RB)": _TEAL,  # the local expectation of one Bernoulli is its exact gradient
     "sum_and_sample": _GREEN,
     "dependency_aware": _GREY,
+    # the state of the art (VIMCO, unordered set, REBAR, RELAX, Double CV, RODEO)
+    "vimco": _ORANGE,
+    "unordered_set4": _ORANGE,
+    "rebar": _GREEN,
+    "relax": _WINE,
+    "double_cv": _OLIVE,
+    "rodeo": "#8C510A",  # brown (outside the palette: grey is dependency_aware's)
     # knowingly biased relaxations
     "straight_through": _BLACK,
     "gumbel_softmax": _SKY,
