@@ -91,11 +91,11 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "dependency_aware": _GREY,
     # the state of the art (VIMCO, unordered set, REBAR, RELAX, Double CV, RODEO)
     "vimco": _ORANGE,
-    "unordered_set4": _ORANGE,
+    "unordered_set4": _GREY,
     "rebar": _GREEN,
     "relax": _WINE,
     "double_cv": _OLIVE,
-    "rodeo": "#8C510A",  # brown (outside the palette: grey is dependency_aware's)
+    "rodeo": _ORANGE,  # not grey: quadratic_200 shows it beside dependency_aware
     # knowingly biased relaxations
     "straight_through": _BLACK,
     "gumbel_softmax": _SKY,
