@@ -82,7 +82,7 @@ STYLE = {
     "straight_through": ("straight-through (biased)", "x", "biased relaxations"),
 }
 GROUPS = tuple(dict.fromkeys(g for _, _, g in STYLE.values()))
-REFERENCE = "sf+rloo"  # drawn in grey in every group for comparison
+REFERENCE = "sf+rloo"  # drawn dashed in every group for comparison
 
 # n per estimate at the equal budget of the sweep (cost nearest BUDGET within n_samples)
 BUDGET_N = {
@@ -358,10 +358,10 @@ def _variance_figure(summary: pd.DataFrame, vim: Any, out_dir: Any) -> list[Any]
             ax.plot(
                 r["step"],
                 r["variance"],
-                "-",
-                color="0.6",
-                lw=2,
-                alpha=0.6,
+                "--",
+                color=colors[REFERENCE],
+                lw=1.5,
+                alpha=0.7,
                 zorder=0,
                 label=f"{STYLE[REFERENCE][0]}, {int(r['f_evals'].iloc[0])} evals",
             )
@@ -440,7 +440,7 @@ def _training_figure(curves: pd.DataFrame, out_dir: Any) -> list[Any]:
                 stats.append((step, g["f_evals"].mean(), g["seconds"].mean(), m, lo, hi))
             st = np.array(stats)
             ref = name == REFERENCE and name not in names
-            color = "0.6" if ref else colors[name]
+            color = colors[name]
             n = int(c["n"].iloc[0])
             per = st[-1, 1] / max(1.0, st[-1, 0])
             label = f"{STYLE[name][0]} (n={n}, {per:g} f evals/step)"
@@ -449,14 +449,15 @@ def _training_figure(curves: pd.DataFrame, out_dir: Any) -> list[Any]:
                 ax.plot(
                     st[:, j],
                     st[:, 3],
-                    "-",
+                    "--" if ref else "-",
                     color=color,
-                    lw=2 if ref else 1.4,
+                    lw=1.4,
                     alpha=0.7 if ref else 1.0,
                     label=label,
                     zorder=0 if ref else 2,
                 )
-                ax.fill_between(st[:, j], st[:, 4], st[:, 5], color=color, alpha=0.2, lw=0)
+                band = 0.08 if ref else 0.2
+                ax.fill_between(st[:, j], st[:, 4], st[:, 5], color=color, alpha=band, lw=0)
         row[0].set_ylabel(f"{group}\nELBO per digit (nats)")
         row[0].legend(fontsize=8, loc="lower right")
     for ax, (_, xl) in zip(axes[-1], xs, strict=True):
@@ -469,7 +470,7 @@ def _training_figure(curves: pd.DataFrame, out_dir: Any) -> list[Any]:
         axes[0, 0].set_ylim(bottom=min(lo_y) - 1.0)
     fig.suptitle(
         f"Binary VAE on 8x8 digits: ELBO on all digits while training, mean over {nseeds} "
-        "seeds with t-based 95% CI band (grey: SF + RLOO for comparison)"
+        "seeds with t-based 95% CI band (dashed: SF + RLOO for comparison)"
     )
     return save_figure(fig, Path(out_dir) / "vae_digits_training")
 
