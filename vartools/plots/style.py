@@ -89,6 +89,13 @@ ESTIMATOR_COLORS: dict[str, str] = {
     "exact (RB)": _TEAL,  # the local expectation of one Bernoulli is its exact gradient
     "sum_and_sample": _GREEN,
     "dependency_aware": _GREY,
+    # the state of the art (VIMCO, unordered set, REBAR, RELAX, Double CV, RODEO)
+    "vimco": _ORANGE,
+    "unordered_set4": _GREY,
+    "rebar": _GREEN,
+    "relax": _WINE,
+    "double_cv": _OLIVE,
+    "rodeo": _ORANGE,  # not grey: quadratic_200 shows it beside dependency_aware
     # knowingly biased relaxations
     "straight_through": _BLACK,
     "gumbel_softmax": _SKY,
