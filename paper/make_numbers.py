@@ -164,7 +164,9 @@ def blr() -> None:
         int(coords.str.startswith("loc[").sum() / read("blr_vi")["estimator"].nunique()),
         integer,
     )
-    v = t[(t["step"] == last) & (t["block"] == "loc") & (t["reduce"] == "mean")]
+    summ = read("blr_vi", "trajectories_summary")  # mean over the training seeds (t 95%)
+    put("BlrSeeds", int(summ["n_seeds"].min()), integer)
+    v = summ[(summ["step"] == last) & (summ["block"] == "loc") & (summ["reduce"] == "mean")]
     v = v.set_index("estimator")
     names = {
         "pathwise": "Pathwise",
@@ -176,15 +178,31 @@ def blr() -> None:
         "sf+ema": "SfEma",
     }
     for est, macro in names.items():
-        put(f"BlrVar{macro}", v.loc[est, "variance"])
-        put(f"BlrElbo{macro}", v.loc[est, "elbo"], lambda x: num(x, 3))
-    put("BlrSfOverSfDelta", v.loc["sf", "variance"] / v.loc["sf+delta", "variance"])
+        put(f"BlrVar{macro}", v.loc[est, "variance_mean"])  # geometric mean over seeds
+        put(f"BlrElbo{macro}", v.loc[est, "elbo_mean"], lambda x: num(x, 3))
+    # ratios.csv: last-step geometric mean over seeds (t 95%) and the range over checkpoints
+    # x seeds, beside the per-evaluation (efficiency) ratio with the costs of each side
+    ratios = read("blr_vi", "ratios")
+    ratios = ratios[ratios["block"] == "loc"].set_index("comparison")
+    for comp, macro in [
+        ("sf / sf+delta", "BlrSfOverSfDelta"),
+        ("sf / pathwise", "BlrSfOverPathwise"),
+        ("sf / mvd", "BlrSfOverMvd"),
+    ]:
+        r = ratios.loc[comp]
+        put(macro, r["variance_ratio_last"])
+        for col, tail in [("lo", "Lo"), ("hi", "Hi")]:
+            put(f"{macro}{tail}", r[f"variance_ratio_last_{col}"])
+        for col, tail in [("min", "Min"), ("max", "Max")]:
+            put(f"{macro}{tail}", r[f"variance_ratio_{col}"])
+        put(f"{macro}Eff", r["efficiency_ratio_last"])
+        put(f"{macro}EffLo", r["efficiency_ratio_last_lo"])
+        put(f"{macro}EffHi", r["efficiency_ratio_last_hi"])
     put(
         "BlrPathwiseDeltaGain",
-        1 - v.loc["pathwise+delta", "variance"] / v.loc["pathwise", "variance"],
+        1 - 1 / ratios.loc["pathwise / pathwise+delta", "variance_ratio_last"],
         pct,
     )
-    put("BlrSfOverPathwise", v.loc["sf", "variance"] / v.loc["pathwise", "variance"])
 
 
 def option_greeks() -> None:
@@ -363,11 +381,13 @@ def bandit() -> None:
 def sbn() -> None:
     """Sigmoid belief net on the 8x8 digits."""
     s = read("sbn_digits")
-    m = s[s["kind"] == "mean"]
-    elbo = read("sbn_digits", "exact")
+    # geometric mean over the training seeds of the mean encoder-weight variance (t 95%)
+    m = read("sbn_digits", "variance_summary").rename(columns={"variance_mean": "variance"})
+    elbo = read("sbn_digits", "elbo_summary").sort_values("step")  # mean over the seeds
+    put("SbSeeds", int(elbo["n_seeds"].min()), integer)
     put("SbReps", setting("sbn_digits", "n_reps"), integer)
-    put("SbElboStart", elbo["elbo"].iloc[0], lambda x: num(x, 3))
-    put("SbElboEnd", elbo["elbo"].iloc[-1], lambda x: num(x, 3))
+    put("SbElboStart", elbo["elbo_mean"].iloc[0], lambda x: num(x, 3))
+    put("SbElboEnd", elbo["elbo_mean"].iloc[-1], lambda x: num(x, 3))
     put("SbSteps", int(elbo["step"].max()), integer)
     weights = n_coordinates(s)
     put("SbWeights", weights, integer)
