@@ -36,7 +36,7 @@ def test_rebar_relax_toy_quick(tmp_path):
     )
     runs = pd.read_csv(tmp_path / "rebar_relax_toy" / "runs.csv")
     _check_runs(runs, lambda r: r["at_t"])
-    assert runs.groupby(["at_t", "trainer", "run"]).size().eq(4).all()  # steps 0..300 by 100
+    assert runs.groupby(["at_t", "trainer", "seed"]).size().eq(4).all()  # steps 0..300 by 100
     # summary: every estimator's replicate variance at the initial logit against its exact one
     s = rep.summary[(rep.summary["kind"] == "coordinate") & rep.summary["exact_variance"].notna()]
     checked = 0
