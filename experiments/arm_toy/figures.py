@@ -125,7 +125,7 @@ def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
             var = var[var > 1e-20]  # DisARM at sigmoid(phi) = 1/2: variance 0, not drawn
             axes[1, j].plot(var.index, var, marker + "-", color=colors[name], ms=3, lw=1)
         axes[0, j].set_title(f"p0 = {p0:g}")
-        axes[0, j].set_ylabel("sigmoid(phi): mean, 95% t band over seeds")
+        axes[0, j].set_ylabel("sigmoid(phi)")
         axes[1, j].set_yscale("log")
         axes[1, j].set_xlabel("iteration (Adam lr 0.01, maximising)")
         axes[1, j].set_ylabel("variance of d/d phi (own trainer)")
@@ -134,8 +134,9 @@ def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
     legend_below(fig, axes[0, 0], ncol=6)
     n_reps, runs = int(grid["n_reps"].iloc[0]), grid["seed"].nunique()
     fig.suptitle(
-        f"ARM toy, f = (z - p0)^2 maximised, each estimator trained separately ({runs} seeds; "
-        f"{n_reps} replicates per checkpoint; variance 0 not drawn)"
+        f"ARM toy, f = (z - p0)^2 maximised, each estimator trained separately, {runs} seeds: "
+        "sigmoid(phi) mean with its 95% t band over the seeds;\nvariance of the trainer's own "
+        f"estimate, mean over the seeds ({n_reps} replicates per checkpoint; variance 0 not drawn)"
     )
     return save_figure(fig, Path(out_dir) / "p0_grid")
 

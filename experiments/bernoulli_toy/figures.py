@@ -110,7 +110,8 @@ def _figures(
                 label=f"{n_seeds} more seeds: mean, 95% t band",
             )
         ax_l.axhline(min(t * t, (1 - t) ** 2), color="0.5", ls=":", lw=1, label="optimum")
-        ax_l.legend(fontsize=7.5, loc="upper right")
+        if j == 0:  # one legend, where the loss has dropped (no curve in its corner)
+            ax_l.legend(fontsize=7.5, loc="upper right")
         ax_l.set_ylabel("loss E[(b - t)^2] (exact)")
         ax_l.set_title(f"t = {t:g}: trained with SF (1 sample), Adam lr 0.01")
         for name, (label, marker) in STYLE.items():
@@ -129,7 +130,7 @@ def _figures(
     legend_below(fig, axes[1, 0], ncol=4)
     fig.suptitle(
         f"REBAR/RELAX Bernoulli toy: {n_reps} replicates per checkpoint ({scale} scale)\n"
-        + note.replace("\n", "; ")
+        + note
         + "; ARM / DisARM exact curves: see variance_vs_theta",
         fontsize=10,
     )
