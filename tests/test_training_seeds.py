@@ -31,6 +31,7 @@ TRAINING_EXPERIMENTS = (
     "quadratic_200",
     "rebar_relax_toy",
     "sbn_digits",
+    "rl_cartpole",
 )
 
 
@@ -124,6 +125,8 @@ def _declared_full_seeds(name: str) -> list[int]:
         ]
     if name == "rebar_relax_toy":
         return [mod.TRAINING["full"][0]]
+    if name == "rl_cartpole":
+        return [mod.SEEDS["full"][0]]
     if name == "sbn_digits":
         runs = {p["run"] for p in load_experiment(name).points}
         return [mod.SEEDS["full"], len(runs)]
