@@ -48,7 +48,8 @@ def main() -> None:
             lw=0,
             label=f"{int(sd['n_seeds'].max())} more seeds (95% t band)",
         )
-        ax_l.legend(fontsize=6.5, loc="upper right", frameon=False)
+        if j == 0:  # one legend, where the loss has dropped
+            ax_l.legend(fontsize=6.5, loc="upper right", frameon=False)
         ax_l.set_title(f"$t = {t:g}$: trained with SF (batch 1), Adam")
         ax_l.set_ylabel("loss $E[(b-t)^2]$")
         for name, (label, color, marker) in STYLE.items():
