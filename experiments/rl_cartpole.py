@@ -212,7 +212,8 @@ def figures(summary: pd.DataFrame, extra: Mapping[str, Any], out_dir: str | Path
                 lw=0,
                 label=f"{int(sd['n_seeds'].max())} seeds: mean, 95% t band (x: mean env steps)",
             )
-        ax.legend(fontsize=7, loc="upper left", frameon=False)
+        # where neither the curves nor the truncated fraction (dotted) run
+        ax.legend(fontsize=7, loc="lower right" if col == 0 else "center right", framealpha=0.9)
         ax.set_ylabel("expected return")
         ax.set_title(
             f"{env}: trained with rtg+loo(t), {N_EPISODES} episodes/step, Adam 0.05", fontsize=9
