@@ -6,8 +6,10 @@ Fig. 1), training each of REINFORCE (1 sample), RLOO (K = 2), ARM and DisARM (1
 antithetic pair = 2 evaluations), REBAR (eta and temperature tuned online) and RELAX
 (a 10-unit tanh MLP surrogate on z trained online on the variance) on its own, 5 seeds
 each (``experiments/_training_grid.py``). At checkpoints: the exact loss and the
-replicate variance of the trainer's own estimate at the current logit and state. The
-summary table holds the variance of every estimator at the initial logit (the warmed-up
+replicate variance of the trainer's own estimate at the current logit and state
+(``runs.csv``, one row per seed and checkpoint; ``runs_summary.csv``: the mean and a
+Student t 95% interval over the 5 seeds of the loss, and of the variance on the log
+scale). The summary table holds the variance of every estimator at the initial logit (the warmed-up
 REBAR / RELAX state; exact variances by enumeration or quadrature).
 
 What differs from the originals: RELAX's surrogate here is the MLP alone (the paper's
@@ -100,7 +102,27 @@ def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd
         seed=exp.seed,
         n_reps=reps,
     )
-    return {"runs": table}
+    from experiments._training_grid import summary_over_seeds
+
+    return {"runs": table, "runs_summary": summary_over_seeds(table)}
+
+
+#: The training set-up, machine readable (``experiments._training_grid.HYPERPARAMETER_KEYS``).
+HYPERPARAMETERS = {
+    "trainer": "each estimator separately (reinforce, rloo, arm, disarm, rebar, relax)",
+    "samples_per_step": "1 (rloo: 2; arm / disarm: 1 pair)",
+    "batch_size": None,  # no data set: one Bernoulli
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+    "lr_schedule": "constant",
+    "steps": TRAINING["full"][1],
+    "checkpoint_every": TRAINING["full"][2],
+    "n_reps": TRAINING["full"][3],
+    "ema_decay": None,
+    "warmup_batches": EXPERIMENT.warmup,  # REBAR / RELAX state before the summary sweep
+    "seeds": TRAINING["full"][0],
+    "seed_root": EXPERIMENT.seed,
+}
 
 
 def final_losses(runs: pd.DataFrame) -> pd.DataFrame:
@@ -132,6 +154,7 @@ def _figures(runs: pd.DataFrame, out_dir: Any, n_reps: int, scale: str) -> list[
 
     from matplotlib.figure import Figure
 
+    from experiments._training_grid import seed_band
     from vartools.plots.helpers import legend_below
     from vartools.plots.style import estimator_colors, save_figure
 
@@ -146,11 +169,7 @@ def _figures(runs: pd.DataFrame, out_dir: Any, n_reps: int, scale: str) -> list[
             if m.empty:
                 continue
             g = m.groupby("step")
-            loss = g["loss"]
-            ax_l.plot(loss.mean().index, loss.mean(), "-", color=colors[name], lw=1.2, label=label)
-            ax_l.fill_between(
-                loss.min().index, loss.min(), loss.max(), color=colors[name], alpha=0.15, lw=0
-            )
+            seed_band(ax_l, m, "step", "loss", color=colors[name], lw=1.2, label=label)
             var = g["variance"].mean()
             var = var[var > ZERO]  # DisARM at theta = 1/2 has variance 0 (not drawn)
             ax_v.plot(var.index, var, marker + "-", color=colors[name], ms=3, lw=1, label=label)
@@ -164,7 +183,8 @@ def _figures(runs: pd.DataFrame, out_dir: Any, n_reps: int, scale: str) -> list[
         ax_v.grid(alpha=0.3, which="both")
     legend_below(fig, axes[1, 0], ncol=3)
     fig.suptitle(
-        "REBAR / RELAX toy: loss (mean over seeds, band = min..max) and replicate variance\n"
+        f"REBAR / RELAX toy, {runs['seed'].nunique()} seeds: loss (mean, band = 95% t interval "
+        "over the seeds) and replicate variance\n"
         f"({n_reps} estimates per checkpoint, mean over seeds; variance 0 not drawn; {scale} scale)"
     )
     return save_figure(fig, Path(out_dir) / "training")

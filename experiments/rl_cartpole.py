@@ -22,6 +22,14 @@ with the expected return (1000 episodes, standard error) and the fraction of tru
 episodes, against the environment steps consumed by training (``trajectories.csv``).
 ``summary.csv`` (the harness sweep) measures every estimator at the initial policy with
 1000 replicates (stateful baselines warmed up for 5 batches).
+
+Seeds: the training above (seed 0, the measured run) is repeated on 4 more seeds (root
+seeds drawn from the seed-tree nodes (1983, "seed", s), s = 1..4), measuring at the same
+checkpoints the expected return (1000 episodes) and the trainer's own variance (64
+replicates instead of 256 / 128) only. ``seeds.csv``: the trainer's rows of the 5 seeds
+(column ``seed``); ``seeds_summary.csv``: per (env, step) the mean return and environment
+steps over the 5 seeds with a Student t 95% interval, and the trainer's variance on the log
+scale (geometric mean).
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from vartools.core.optim import adam
 from vartools.estimators.composed import Estimator, make_estimator
 from vartools.harness.experiment import Experiment, Scale
 
-__all__ = ["EXPERIMENT", "build_estimators", "figures", "tables"]
+__all__ = ["EXPERIMENT", "HYPERPARAMETERS", "SEEDS", "build_estimators", "figures", "tables"]
 
 ENVS = ("CartPole-v1", "Acrobot-v1")
 N_EPISODES = 8
@@ -58,6 +66,8 @@ QUICK = {
     for env in ENVS
 }
 GYM_CHECK_EPISODES = 50
+#: Training seeds per scale (the measured run and the repeats), and the repeats' replicates.
+SEEDS = {"full": (5, 64), "quick": (2, 8)}
 
 
 def build_estimators() -> list[Estimator]:
@@ -113,7 +123,48 @@ def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd
         x = prob.dist.sample(GYM_CHECK_EPISODES, rng=generator(exp.seed, env, "gym_check"))
         check = replay_in_gymnasium(env, x)
         checks.append({"env": env, "episodes": GYM_CHECK_EPISODES, **check._asdict()})
-    return {"trajectories": pd.concat(runs, ignore_index=True), "gym_check": pd.DataFrame(checks)}
+    traj = pd.concat(runs, ignore_index=True)
+    seeds = _seed_runs(exp, configs, traj)
+    from vartools.measure.training import seed_summary
+
+    summ = seed_summary(seeds, ["env", "step"], ["return_mean", "env_steps"])
+    pos = seeds.groupby(["env", "step"])["variance"].transform("min") > 0  # log scale
+    var = seed_summary(seeds[pos], ["env", "step"], ["variance"], log=True)
+    var = var.drop(columns=["n_seeds"]).rename(columns={"interval": "variance_interval"})
+    return {
+        "trajectories": traj,
+        "gym_check": pd.DataFrame(checks),
+        "seeds": seeds,
+        "seeds_summary": summ.merge(var, on=["env", "step"], how="left"),
+    }
+
+
+def _seed_runs(
+    exp: Experiment, configs: Mapping[str, TrainConfig], traj: pd.DataFrame
+) -> pd.DataFrame:
+    """The trainer's rows of the measured run (seed 0) and of the repeated trainings."""
+    import dataclasses
+
+    import numpy as np
+
+    from vartools.core.rng import seed_node
+
+    runs, reps = SEEDS[exp.scale]
+    name = trainer().name
+    parts = [traj[traj["estimator"] == name].assign(seed=0)]
+    for s in range(1, runs):
+        root = int(seed_node(exp.seed, "seed", s).generate_state(1, np.uint32)[0])
+        for env in ENVS:
+            cfg = dataclasses.replace(configs[env], n_reps=reps)
+            run = train_and_measure(
+                gym_problem(env), trainer(), [trainer()], adam(0.05), cfg, seed=root
+            )
+            run.insert(0, "env", env)
+            parts.append(run.assign(seed=s))
+    keep = ["env", "seed", "trainer", "step", "env_steps", "train_truncated", "estimator"]
+    keep += ["n", "variance", "variance_lo", "variance_hi", "n_reps", "return_mean", "return_se"]
+    keep += ["truncated_fraction", "mean_length"]
+    return pd.concat(parts, ignore_index=True)[keep]
 
 
 # ------------------------------------------------------------------------------ figures
@@ -145,7 +196,24 @@ def figures(summary: pd.DataFrame, extra: Mapping[str, Any], out_dir: str | Path
             color="k",
             ms=3,
             lw=1,
+            label="measured run (seed 0), 95% CI",
         )
+        seeds = extra.get("seeds_summary")
+        if seeds is not None:
+            sd = seeds[seeds["env"] == env].sort_values("step")
+            color = estimator_colors(["rtg+loo(t)"])["rtg+loo(t)"]
+            ax.plot(sd["env_steps_mean"], sd["return_mean_mean"], "--", color=color, lw=1.2)
+            ax.fill_between(
+                sd["env_steps_mean"],
+                sd["return_mean_lo"],
+                sd["return_mean_hi"],
+                color=color,
+                alpha=0.2,
+                lw=0,
+                label=f"{int(sd['n_seeds'].max())} seeds: mean, 95% t band (x: mean env steps)",
+            )
+        # where neither the curves nor the truncated fraction (dotted) run
+        ax.legend(fontsize=7, loc="lower right" if col == 0 else "center right", framealpha=0.9)
         ax.set_ylabel("expected return")
         ax.set_title(
             f"{env}: trained with rtg+loo(t), {N_EPISODES} episodes/step, Adam 0.05", fontsize=9
@@ -174,3 +242,22 @@ def figures(summary: pd.DataFrame, extra: Mapping[str, Any], out_dir: str | Path
         fontsize=10,
     )
     return save_figure(fig, Path(out_dir) / "training")
+
+
+#: The training set-up, machine readable (``experiments._training_grid.HYPERPARAMETER_KEYS``):
+#: CartPole's (Acrobot: 60 steps, checkpoints every 15, 128 replicates).
+HYPERPARAMETERS = {
+    "trainer": "rtg+loo(t) (reward-to-go, leave-one-out baseline)",
+    "samples_per_step": N_EPISODES,
+    "batch_size": None,  # episodes, not a data set: samples_per_step
+    "optimizer": "adam",
+    "learning_rate": 0.05,
+    "lr_schedule": "constant",
+    "steps": FULL["CartPole-v1"].steps,
+    "checkpoint_every": FULL["CartPole-v1"].every,
+    "n_reps": FULL["CartPole-v1"].n_reps,
+    "ema_decay": 0.9,  # rtg+ema(t) and rtg+critic
+    "warmup_batches": FULL["CartPole-v1"].warmup,
+    "seeds": SEEDS["full"][0],
+    "seed_root": SEED,
+}

@@ -1,6 +1,7 @@
 """Figure: the REBAR / RELAX Bernoulli toy, loss and gradient variance along training.
 
-Reads results/bernoulli_toy/{summary,training}.csv; writes figures/bernoulli_toy.pdf.
+Reads results/bernoulli_toy/{summary,training,seeds_summary}.csv; writes
+figures/bernoulli_toy.pdf.
 """
 
 import importlib
@@ -27,13 +28,28 @@ STYLE = {
 def main() -> None:
     """Top: exact loss of the SF-trained run; bottom: replicate variance (exact lines)."""
     training = read("bernoulli_toy", "training")
+    seeds = read("bernoulli_toy", "seeds_summary")
     mk = markers(read("bernoulli_toy"), training)
     ts = sorted(mk["t"].unique())
     fig, axes = paper_figure(4.0, ncols=len(ts), nrows=2, height_ratios=[1, 2.4], sharex=True)
     for j, t in enumerate(ts):
         ax_l, ax_v = axes[0, j], axes[1, j]
         tr = training[training["at_t"].astype(float) == t]
-        ax_l.plot(tr["step"], tr["loss"], color="k", lw=1)
+        ax_l.plot(tr["step"], tr["loss"], color="k", lw=1, label="measured run")
+        sd = seeds[seeds["at_t"].astype(float) == t].sort_values("step")
+        color = estimator_color("sf")
+        ax_l.plot(sd["step"], sd["loss_mean"], color=color, lw=1, ls="--")
+        ax_l.fill_between(
+            sd["step"],
+            sd["loss_lo"],
+            sd["loss_hi"],
+            color=color,
+            alpha=0.25,
+            lw=0,
+            label=f"{int(sd['n_seeds'].max())} more seeds (95% t band)",
+        )
+        if j == 0:  # one legend, where the loss has dropped
+            ax_l.legend(fontsize=6.5, loc="upper right", frameon=False)
         ax_l.set_title(f"$t = {t:g}$: trained with SF (batch 1), Adam")
         ax_l.set_ylabel("loss $E[(b-t)^2]$")
         for name, (label, color, marker) in STYLE.items():

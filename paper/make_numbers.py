@@ -675,7 +675,7 @@ def arm_toy() -> None:
     put("ArmRlooEnd", one(c, "exact_variance", estimator="rloo", n=2, step=last))
     # the p0 grid: each estimator trained separately, several runs
     g = read("arm_toy", "p0_grid")
-    put("ArmGridRuns", g["run"].nunique(), integer)
+    put("ArmGridRuns", g["seed"].nunique(), integer)
     put("ArmGridSteps", int(g["step"].max()), integer)
     put("ArmGridReps", int(g["n_reps"].iloc[0]), integer)
     fin = g[g["step"] == g["step"].max()].assign(theta=lambda d: 1 / (1 + np.exp(-d["theta[0]"])))
@@ -791,12 +791,14 @@ def bandit() -> None:
 def sbn() -> None:
     """Sigmoid belief net on the 8x8 digits."""
     s = read("sbn_digits")
-    m = s[s["kind"] == "mean"]
-    elbo = read("sbn_digits", "exact")
+    # the mean encoder-weight variance: geometric mean over the training seeds (t 95%)
+    m = read("sbn_digits", "variance_summary").rename(columns={"variance_mean": "variance"})
+    elbo = read("sbn_digits", "elbo_summary").sort_values("step")  # mean over the seeds
     sb = "sbn_digits"
+    put("SbSeeds", int(elbo["n_seeds"].min()), integer)
     put("SbReps", setting("sbn_digits", "n_reps"), integer)
-    put("SbElboStart", elbo["elbo"].iloc[0], num3)
-    put("SbElboEnd", elbo["elbo"].iloc[-1], num3)
+    put("SbElboStart", elbo["elbo_mean"].iloc[0], num3)
+    put("SbElboEnd", elbo["elbo_mean"].iloc[-1], num3)
     put("SbSteps", int(elbo["step"].max()), integer)
     weights = n_coordinates(s)
     put("SbWeights", weights, integer)
@@ -921,7 +923,7 @@ def rebar_relax() -> None:
     s = read("rebar_relax_toy")
     runs = read("rebar_relax_toy", "runs")
     rr = "rebar_relax_toy"
-    put("RrRuns", runs["run"].nunique(), integer)
+    put("RrRuns", runs["seed"].nunique(), integer)
     put("RrSteps", int(runs["step"].max()), integer)
     put("RrReps", int(runs["n_reps"].iloc[0]), integer)
     fin = runs[runs["step"] == runs["step"].max()]

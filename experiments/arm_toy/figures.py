@@ -39,7 +39,11 @@ def markers(summary: pd.DataFrame, training: pd.DataFrame) -> pd.DataFrame:
 
 
 def _figures(
-    summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any, training: Any = None
+    summary: pd.DataFrame,
+    exact: pd.DataFrame,
+    out_dir: Any,
+    training: Any = None,
+    seeds: Any = None,
 ) -> list[Any]:
     """Variance against sigmoid(phi) along the trajectory, exact curves overlaid."""
     if training is None:
@@ -49,8 +53,28 @@ def _figures(
     fig = Figure(figsize=(8.5, 7), layout="constrained")
     ax_t, ax = fig.subplots(2, 1, height_ratios=[1, 3])
     ax_t.plot(
-        training["step"], special.expit(training["theta.logits[0]"]), "o-", ms=3, color="k", lw=1
+        training["step"],
+        special.expit(training["theta.logits[0]"]),
+        "o-",
+        ms=3,
+        color="k",
+        lw=1,
+        label="the measured trajectory",
     )
+    if seeds is not None:
+        from experiments._training_grid import seed_band
+
+        th = seeds.assign(theta=special.expit(seeds["theta[0]"]))
+        seed_band(
+            ax_t,
+            th,
+            "step",
+            "theta",
+            color=estimator_colors(["arm"])["arm"],
+            lw=1,
+            label=f"{th['seed'].nunique()} more seeds: mean, 95% t band",
+        )
+        ax_t.legend(fontsize=8, loc="lower right")
     ax_t.set_xlabel("training step (gradient ascent with ARM, Adam lr 0.01)")
     ax_t.set_ylabel("sigmoid(phi)")
     ax_t.grid(alpha=0.3)
@@ -85,6 +109,7 @@ def _figures(
 
 def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
     """sigmoid(phi) and the trainer's variance against the iteration, one column per p0."""
+    from experiments._training_grid import seed_band
     from experiments.rebar_relax_toy import STYLE
 
     colors = estimator_colors(STYLE)
@@ -93,31 +118,38 @@ def _grid_figure(grid: pd.DataFrame, out_dir: Any) -> list[Any]:
     for j, p0 in enumerate(P0_VALUES):
         g = grid[np.isclose(grid["at_p0"].astype(float), p0)]
         for name, (label, marker) in STYLE.items():
-            m = g[g["trainer"] == name].groupby("step")
-            theta = special.expit(m["theta[0]"].mean())
-            axes[0, j].plot(theta.index, theta, "-", color=colors[name], lw=1.2, label=label)
+            own = g[g["trainer"] == name].assign(theta=lambda d: special.expit(d["theta[0]"]))
+            seed_band(axes[0, j], own, "step", "theta", color=colors[name], lw=1.2, label=label)
+            m = own.groupby("step")
             var = m["variance"].mean()
             var = var[var > 1e-20]  # DisARM at sigmoid(phi) = 1/2: variance 0, not drawn
             axes[1, j].plot(var.index, var, marker + "-", color=colors[name], ms=3, lw=1)
         axes[0, j].set_title(f"p0 = {p0:g}")
-        axes[0, j].set_ylabel("sigmoid(phi) (mean over seeds)")
+        axes[0, j].set_ylabel("sigmoid(phi)")
         axes[1, j].set_yscale("log")
         axes[1, j].set_xlabel("iteration (Adam lr 0.01, maximising)")
         axes[1, j].set_ylabel("variance of d/d phi (own trainer)")
         for ax in axes[:, j]:
             ax.grid(alpha=0.3, which="both")
     legend_below(fig, axes[0, 0], ncol=6)
-    n_reps, runs = int(grid["n_reps"].iloc[0]), int(grid["run"].max()) + 1
+    n_reps, runs = int(grid["n_reps"].iloc[0]), grid["seed"].nunique()
     fig.suptitle(
-        f"ARM toy, f = (z - p0)^2 maximised, each estimator trained separately ({runs} seeds; "
-        f"{n_reps} replicates per checkpoint; variance 0 not drawn)"
+        f"ARM toy, f = (z - p0)^2 maximised, each estimator trained separately, {runs} seeds: "
+        "sigmoid(phi) mean with its 95% t band over the seeds;\nvariance of the trainer's own "
+        f"estimate, mean over the seeds ({n_reps} replicates per checkpoint; variance 0 not drawn)"
     )
     return save_figure(fig, Path(out_dir) / "p0_grid")
 
 
 def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
     """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
-    files = _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
+    files = _figures(
+        summary,
+        extra.get("exact"),
+        out_dir,
+        training=extra.get("training"),
+        seeds=extra.get("seeds"),
+    )
     if extra.get("p0_grid") is not None:
         files += _grid_figure(extra["p0_grid"], out_dir)
     return files

@@ -19,12 +19,20 @@ same markers against theta = sigmoid(logit), over exact curves on a grid of logi
 (``exact_table``; ARM and DisARM by the closed forms below). RELAX's toy script stores a
 standard deviation under the name "variance"; we report a real variance.
 
+Seeds: the harness trains the trajectory above once (the measured run; every estimator is
+compared at its parameters). ``tables`` repeats that SF training on 5 further seeds
+(``seeds.csv``: loss, logit and SF's replicate variance per seed and checkpoint;
+``seeds_summary.csv``: mean and Student t 95% interval over the 5 seeds), drawn as the band
+of the loss panel.
+
 Exact oracles for one Bernoulli (this module): the score-function family via
 vartools.oracles.exact (enumeration) and ARM / DisARM by integrating the uniform u piecewise (the
 estimators are piecewise constant, or piecewise linear, in u).
 """
 
 from __future__ import annotations
+
+import pandas as pd
 
 from vartools.core.optim import adam
 from vartools.estimators.base import score_function
@@ -34,7 +42,10 @@ from vartools.harness.experiment import Experiment, Scale, Trajectory
 from .models import T_VALUES, estimators, problem
 from .oracles import exact_table
 
-__all__ = ["EXPERIMENT", "exact_table"]
+__all__ = ["EXPERIMENT", "HYPERPARAMETERS", "SEEDS", "exact_table", "tables"]
+
+#: Seeds of the repeated training (``seeds.csv``) and replicates per checkpoint, per scale.
+SEEDS = {"full": (5, 1000), "quick": (2, 100)}
 
 EXPERIMENT = Experiment(
     name="bernoulli_toy",
@@ -60,3 +71,35 @@ EXPERIMENT = Experiment(
     ),
     quick=Scale(n_reps=400, steps=2000, every=500),
 )
+
+
+def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Harness hook: the exact curves and the SF training repeated on 5 seeds."""
+    from experiments._training_grid import summary_over_seeds, trajectory_seeds
+
+    runs, reps = SEEDS[exp.scale]
+    seeds = trajectory_seeds(exp, runs=runs, n_reps=reps)
+    return {
+        "exact": exact_table(exp.scale),
+        "seeds": seeds,
+        "seeds_summary": summary_over_seeds(seeds),
+    }
+
+
+#: The training set-up, machine readable (keys shared by every training experiment:
+#: ``experiments._training_grid.HYPERPARAMETER_KEYS``); values at the full scale.
+HYPERPARAMETERS = {
+    "trainer": "sf (score function, no baseline)",
+    "samples_per_step": EXPERIMENT.trajectory.n,
+    "batch_size": None,  # no data set: one Bernoulli
+    "optimizer": "adam",
+    "learning_rate": 0.01,
+    "lr_schedule": "constant",
+    "steps": EXPERIMENT.trajectory.steps,
+    "checkpoint_every": EXPERIMENT.trajectory.every,
+    "n_reps": EXPERIMENT.n_reps,
+    "ema_decay": 0.9,  # the compared sf+ema baseline
+    "warmup_batches": EXPERIMENT.warmup,  # stateful baselines, at frozen parameters
+    "seeds": 1 + SEEDS["full"][0],  # the measured run and 5 repeated trainings
+    "seed_root": EXPERIMENT.seed,
+}

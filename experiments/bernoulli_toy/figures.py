@@ -72,7 +72,11 @@ def markers(summary: pd.DataFrame, training: pd.DataFrame) -> pd.DataFrame:
 
 
 def _figures(
-    summary: pd.DataFrame, exact: pd.DataFrame, out_dir: Any, training: Any = None
+    summary: pd.DataFrame,
+    exact: pd.DataFrame,
+    out_dir: Any,
+    training: Any = None,
+    seeds: Any = None,
 ) -> list[Any]:
     """Loss and log-variance against steps (RELAX Fig. 1), and variance against theta."""
     if training is None:
@@ -90,8 +94,24 @@ def _figures(
     for j, t in enumerate(T_VALUES):
         ax_l, ax_v = axes[0, j], axes[1, j]
         tr = training[np.isclose(training["at_t"].astype(float), t)]
-        ax_l.plot(tr["step"], tr["loss"], "o-", color="k", ms=3, lw=1)
-        ax_l.axhline(min(t * t, (1 - t) ** 2), color="0.5", ls=":", lw=1)
+        ax_l.plot(tr["step"], tr["loss"], "o-", color="k", ms=3, lw=1, label="measured run")
+        if seeds is not None:
+            from experiments._training_grid import seed_band
+
+            sd = seeds[np.isclose(seeds["at_t"].astype(float), t)]
+            n_seeds = sd["seed"].nunique()
+            seed_band(
+                ax_l,
+                sd,
+                "step",
+                "loss",
+                color=colors["sf"],
+                lw=1.2,
+                label=f"{n_seeds} more seeds: mean, 95% t band",
+            )
+        ax_l.axhline(min(t * t, (1 - t) ** 2), color="0.5", ls=":", lw=1, label="optimum")
+        if j == 0:  # one legend, where the loss has dropped (no curve in its corner)
+            ax_l.legend(fontsize=7.5, loc="upper right")
         ax_l.set_ylabel("loss E[(b - t)^2] (exact)")
         ax_l.set_title(f"t = {t:g}: trained with SF (1 sample), Adam lr 0.01")
         for name, (label, marker) in STYLE.items():
@@ -107,9 +127,13 @@ def _figures(
         ax_v.set_xlabel("training step")
         ax_v.set_ylabel("variance of d/d logit estimate")
         ax_v.grid(alpha=0.3)
-        axes_note(ax_v, note + "\nARM / DisARM exact curves: see variance_vs_theta", fontsize=7.5)
     legend_below(fig, axes[1, 0], ncol=4)
-    fig.suptitle(f"REBAR/RELAX Bernoulli toy: {n_reps} replicates per checkpoint ({scale} scale)")
+    fig.suptitle(
+        f"REBAR/RELAX Bernoulli toy: {n_reps} replicates per checkpoint ({scale} scale)\n"
+        + note
+        + "; ARM / DisARM exact curves: see variance_vs_theta",
+        fontsize=10,
+    )
     files += save_figure(fig, Path(out_dir) / "training")
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     axes = fig.subplots(1, len(T_VALUES))
@@ -139,4 +163,10 @@ def _figures(
 
 def figures(summary: pd.DataFrame, extra: Any, out_dir: Any) -> list[Any]:
     """Harness hook (``vartools plot``): the figures from summary.csv and the extra tables."""
-    return _figures(summary, extra.get("exact"), out_dir, training=extra.get("training"))
+    return _figures(
+        summary,
+        extra.get("exact"),
+        out_dir,
+        training=extra.get("training"),
+        seeds=extra.get("seeds"),
+    )

@@ -9,13 +9,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from vartools.plots.helpers import legend_below
 from vartools.plots.style import estimator_color, save_figure
 
-__all__ = ["STYLE", "figures"]
+__all__ = ["ELBO_FROM", "STYLE", "figures"]
 
 STYLE: dict[str, dict[str, Any]] = {
     "pathwise": {"label": "pathwise", "color": estimator_color("pathwise"), "ls": "-"},
@@ -44,34 +45,76 @@ STYLE: dict[str, dict[str, Any]] = {
 }
 
 
+#: The ELBO panels start here (at step 0 the negative ELBO is 15x larger).
+ELBO_FROM = 500
+
+
 def _elbo_figure(traj: pd.DataFrame) -> Any:
-    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
-    ax = fig.subplots()
+    """Small multiples: one panel per estimator (seeds and their mean with the t band),
+    and a last panel with every estimator's final ELBO (mean and t interval over seeds)."""
+    from experiments._training_grid import seed_band
+
+    from . import trajectory_summary
+
     one = traj[(traj["block"] == "loc") & (traj["reduce"] == "mean")]
-    for name, st in STYLE.items():
-        t = one[one["estimator"] == name].sort_values("step")
-        if not len(t):
-            continue
-        neg = -t["elbo"].to_numpy()
-        ax.plot(t["step"], neg, color=st["color"], ls=st["ls"], lw=1.5, label=st["label"])
-        ax.fill_between(
-            t["step"],
-            neg - 1.96 * t["elbo_se"],
-            neg + 1.96 * t["elbo_se"],
-            color=st["color"],
-            alpha=0.15,
-            lw=0,
+    one = one.assign(neg_elbo=-one["elbo"])
+    names = [n for n in STYLE if n in set(one["estimator"])]
+    fig = Figure(figsize=(13.0, 6.6), layout="constrained")
+    axes = fig.subplots(2, 4).ravel()
+    start = (
+        ELBO_FROM if one["step"].max() > ELBO_FROM else int(one.loc[one["step"] > 0, "step"].min())
+    )
+    late = one[one["step"] >= start]
+    lo, hi = late["neg_elbo"].min(), late["neg_elbo"].max()
+    pad = 0.05 * (hi - lo)
+    for ax, name in zip(axes, names, strict=False):
+        st = STYLE[name]
+        t = late[late["estimator"] == name]
+        for _, run in t.groupby("seed"):
+            ax.plot(run["step"], run["neg_elbo"], color=st["color"], lw=0.6, alpha=0.5)
+        if t["seed"].nunique() > 1:
+            seed_band(ax, t, "step", "neg_elbo", color=st["color"], lw=1.8)
+        ax.set_title(st["label"], fontsize=9)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.grid(alpha=0.3)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("negative ELBO (nats)")
+    for ax in axes[len(names) : -1]:
+        ax.set_visible(False)
+    ax = axes[-1]
+    last = trajectory_summary(one)
+    last = last[last["step"] == last["step"].max()].set_index("estimator").loc[names]
+    y = np.arange(len(names))[::-1]
+    for yi, name in zip(y, names, strict=True):
+        r = last.loc[name]
+        ax.errorbar(
+            -r["elbo_mean"],
+            yi,
+            xerr=[[r["elbo_hi"] - r["elbo_mean"]], [r["elbo_mean"] - r["elbo_lo"]]],
+            fmt="o",
+            color=STYLE[name]["color"],
+            capsize=3,
         )
-    ax.set_yscale("log")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("negative ELBO (nats, log scale)")
-    ax.set_title("Bayesian logistic regression: training loss (95% CI band)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.set_yticks(y, [STYLE[n]["label"].replace(" + ", "\n+ ") for n in names], fontsize=7)
+    ax.set_xlabel(f"negative ELBO at step {int(last['step'].iloc[0])}")
+    ax.set_title("final: mean, 95% t interval over seeds", fontsize=9)
+    ax.grid(alpha=0.3)
+    n_seeds = one["seed"].nunique()
+    fig.suptitle(
+        f"Bayesian logistic regression: negative ELBO on the full data from step {start} "
+        f"(linear scale, same y range in every panel), {n_seeds} seeds per estimator: thin "
+        "lines one seed each,\nthick line the mean, band the 95% t interval over the seeds "
+        f"(Monte Carlo SE of each point, elbo_se: median {late['elbo_se'].median():.2g} nats)",
+        fontsize=10,
+    )
     return fig
 
 
 def _variance_figure(traj: pd.DataFrame) -> Any:
+    from . import trajectory_summary
+
+    summ = trajectory_summary(traj)
+    n_seeds = int(summ["n_seeds"].max())
     fig = Figure(figsize=(10.0, 7.5), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
     blocks = (("loc", "mean"), ("log_scale", "log-scale"))
@@ -79,14 +122,14 @@ def _variance_figure(traj: pd.DataFrame) -> Any:
     for i, (block, blabel) in enumerate(blocks):
         for j, (red, rlabel) in enumerate(reduces):
             ax = axes[i, j]
-            sub = traj[(traj["block"] == block) & (traj["reduce"] == red)]
+            sub = summ[(summ["block"] == block) & (summ["reduce"] == red)]
             for name, st in STYLE.items():
                 t = sub[sub["estimator"] == name].sort_values("step")
                 if not len(t):
                     continue
                 ax.plot(
                     t["step"],
-                    t["variance"],
+                    t["variance_mean"],
                     color=st["color"],
                     ls=st["ls"],
                     lw=1.5,
@@ -109,7 +152,8 @@ def _variance_figure(traj: pd.DataFrame) -> Any:
     legend_below(fig, axes[0, 0], ncol=3, fontsize=9)
     fig.suptitle(
         "Per-dimension variance of the single-sample gradient of E_q[log-likelihood] on "
-        "the full data,\nalong each estimator's own training run (95% CI bands)",
+        "the full data,\nalong each estimator's own training runs: geometric mean over "
+        f"{n_seeds} seeds, band = 95% t interval over the seeds (log scale)",
         fontsize=10,
     )
     return fig

@@ -22,13 +22,18 @@ at checkpoints, the mean over the 200 coordinates of the replicate variance of:
 
 The paper measures every 10 steps from 2000 estimates; we measure every 100 steps from
 1000 estimates at the full scale (the local-expectation estimator costs 201 f evaluations per
-sample) and say so in the README. No exact oracle: 2^200 states (the exact variance of a
-separable objective has a closed form, but the coordinates drift apart along training).
+sample) and say so in the README. Seeds: the harness trains the trajectory once (the
+measured run, every estimator compared at its parameters); ``tables`` repeats the RLOO
+training on 5 further seeds (``seeds.csv``: loss and RLOO's replicate variance per seed and
+checkpoint; ``seeds_summary.csv``: mean and Student t 95% interval over the 5 seeds). No
+exact oracle: 2^200 states (the exact variance of a separable objective has a closed form,
+but the coordinates drift apart along training).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 from vartools.control_variates.baselines import loo_baseline
@@ -45,7 +50,20 @@ from vartools.estimators.rodeo import rodeo
 from vartools.estimators.tuned import fitted_coefficients
 from vartools.harness.experiment import Experiment, Scale, Trajectory
 
-__all__ = ["D", "EXPERIMENT", "TARGET", "estimators", "expected_loss", "problem"]
+__all__ = [
+    "D",
+    "EXPERIMENT",
+    "HYPERPARAMETERS",
+    "SEEDS",
+    "TARGET",
+    "estimators",
+    "expected_loss",
+    "problem",
+    "tables",
+]
+
+#: Seeds of the repeated training (``seeds.csv``) and replicates per checkpoint, per scale.
+SEEDS = {"full": (5, 1000), "quick": (2, 100)}
 
 D = 200
 TARGET = 0.499
@@ -110,3 +128,31 @@ EXPERIMENT = Experiment(
     quick=Scale(n_reps=200, steps=200, every=100),
     exact=False,
 )
+
+
+def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Harness hook: the RLOO training repeated on 5 seeds (``seeds.csv``, its summary)."""
+    from experiments._training_grid import summary_over_seeds, trajectory_seeds
+
+    runs, reps = SEEDS[exp.scale]
+    seeds = trajectory_seeds(exp, runs=runs, n_reps=reps)
+    keep = [c for c in seeds.columns if not c.startswith("theta[")]  # 200 logits: not kept
+    return {"seeds": seeds[keep], "seeds_summary": summary_over_seeds(seeds)}
+
+
+#: The training set-up, machine readable (``experiments._training_grid.HYPERPARAMETER_KEYS``).
+HYPERPARAMETERS = {
+    "trainer": "rloo (score function, leave-one-out baseline)",
+    "samples_per_step": EXPERIMENT.trajectory.n,
+    "batch_size": None,  # no data set
+    "optimizer": "rmsprop",
+    "learning_rate": 0.01,
+    "lr_schedule": "constant",
+    "steps": EXPERIMENT.trajectory.steps,
+    "checkpoint_every": EXPERIMENT.trajectory.every,
+    "n_reps": EXPERIMENT.n_reps,
+    "ema_decay": None,
+    "warmup_batches": EXPERIMENT.warmup,  # Double CV / RODEO coefficients at frozen parameters
+    "seeds": 1 + SEEDS["full"][0],
+    "seed_root": EXPERIMENT.seed,
+}

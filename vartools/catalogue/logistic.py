@@ -250,6 +250,7 @@ class TrainConfig:
         every: checkpoint interval (steps); the last step is always a checkpoint.
         n_reps: replicate single-sample estimates per checkpoint (variance).
         elbo_samples: posterior samples for the ELBO at a checkpoint.
+        seeds: independent training runs per estimator (seed-tree nodes 0, ..., seeds - 1).
     """
 
     steps: int = 5000
@@ -259,6 +260,7 @@ class TrainConfig:
     every: int = 250
     n_reps: int = 1000
     elbo_samples: int = 1000
+    seeds: int = 5
 
     def checkpoints(self) -> list[int]:
         """0, every, 2 every, ..., steps."""
@@ -272,17 +274,18 @@ def train_blr(
     config: TrainConfig,
     *,
     seed: int,
+    run: int = 0,
 ) -> pd.DataFrame:
     """Train the mean-field posterior with one estimator; measure it at checkpoints.
 
     Each step draws a minibatch (the same sequence for every estimator: seed-tree node
-    (seed, "minibatches")), estimates grad_theta E_q[f] with ``config.n_samples``
+    (seed, "run", run, "minibatches")), estimates grad_theta E_q[f] with ``config.n_samples``
     samples, adds the analytic KL gradient and takes an SGD step on the loss
     -(ELBO estimate), learning rate ``lr`` with cosine decay (the paper's set-up). At
     each checkpoint, at the current parameters and control-variate state (frozen):
     the ELBO on the full data (Monte Carlo, with its SE) and ``n_reps`` independent
     single-sample estimates of grad_theta E_q[log p(y | w)] on the full data (seed-tree
-    node (seed, "measure", step): common random numbers across estimators), whose
+    node (seed, "run", run, "measure", step): common random numbers across estimators), whose
     per-coordinate variance is summarised by its mean and max over the coordinates of
     each block (loc, log_scale) with 95% CIs (``vartools.measure.statistics``).
 
@@ -292,27 +295,33 @@ def train_blr(
             control variates; stateful ones carry their state along the run).
         config: the training set-up.
         seed: root of the seed tree.
+        run: the training run (the column ``seed``): its random numbers (minibatches,
+            gradient samples, ELBO and measurement draws) come from the seed-tree nodes
+            (seed, "run", run, ...), independent across runs.
 
     Returns:
-        A tidy table: one row per (step, block, reduce) with columns estimator, step, elbo,
-        elbo_se, block, reduce, variance, variance_lo, variance_hi, n_reps, train_seconds.
+        A tidy table: one row per (step, block, reduce) with columns estimator, seed, step,
+        elbo, elbo_se, block, reduce, variance, variance_lo, variance_hi, n_reps,
+        train_seconds.
     """
     try:  # small matrix products: one BLAS thread is much faster (and fair on a shared machine)
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return _train_blr(data, estimator, config, seed=seed)
+        return _train_blr(data, estimator, config, seed=seed, run=run)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _train_blr(data, estimator, config, seed=seed)
+        return _train_blr(data, estimator, config, seed=seed, run=run)
 
 
-def _train_blr(data: LogisticData, estimator: Any, config: TrainConfig, *, seed: int):
+def _train_blr(
+    data: LogisticData, estimator: Any, config: TrainConfig, *, seed: int, run: int
+) -> pd.DataFrame:
     from vartools.core.optim import cosine_decay, sgd
     from vartools.core.rng import generator
     from vartools.measure.statistics import aggregate_stats
     from vartools.measure.training import train
 
     d = data.dim
-    batches = generator(seed, "minibatches")
+    batches = generator(seed, "run", run, "minibatches")
     full = blr_problem(data)
     carry = {"state": estimator.init(full)}
     rows: list[dict[str, Any]] = []
@@ -331,10 +340,10 @@ def _train_blr(data: LogisticData, estimator: Any, config: TrainConfig, *, seed:
             data,
             mean,
             log_scale,
-            rng=generator(seed, "elbo", step),
+            rng=generator(seed, "run", run, "elbo", step),
             n_samples=config.elbo_samples,
         )
-        mrng = generator(seed, "measure", step)
+        mrng = generator(seed, "run", run, "measure", step)
         with np.errstate(over="ignore"):
             est, _ = estimator(prob, 1, rng=mrng, reps=(config.n_reps,), state=carry["state"])
         for block, sl in (("loc", slice(0, d)), ("log_scale", slice(d, 2 * d))):
@@ -343,6 +352,7 @@ def _train_blr(data: LogisticData, estimator: Any, config: TrainConfig, *, seed:
                 rows.append(
                     {
                         "estimator": estimator.name,
+                        "seed": run,
                         "step": step,
                         "elbo": el,
                         "elbo_se": el_se,
@@ -362,7 +372,7 @@ def _train_blr(data: LogisticData, estimator: Any, config: TrainConfig, *, seed:
         sgd(cosine_decay(config.lr, config.steps)),
         steps=config.steps,
         seed=seed,
-        key=("train", estimator.name),
+        key=("run", run, "train", estimator.name),
         checkpoints=config.checkpoints(),
         on_checkpoint=checkpoint,
     )

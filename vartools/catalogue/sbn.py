@@ -189,6 +189,7 @@ def train_sbn(
     lr: float = 3e-3,
     snapshots: tuple[int, ...] = (),
     elbo_every: int = 0,
+    run: int = 0,
 ) -> tuple[dict[int, SBN], list[tuple[int, float]]]:
     """Maximise the ELBO on the binarised digits with Adam; encoder by RLOO.
 
@@ -196,7 +197,9 @@ def train_sbn(
     comes from the seed tree of ``seed`` (``vartools.core.rng``): the initial weights from
     node ("sbn", "init"), the minibatches and latent draws of the steps from ("sbn",
     "train"), and the Monte Carlo ELBO at step s from ("sbn", "elbo", s), so the curve's
-    points do not depend on which other points are recorded.
+    points do not depend on which other points are recorded. Training run ``run`` > 0
+    (another seed) takes the same nodes below ("sbn", "run", run) instead of ("sbn",):
+    independent initial weights, minibatches and draws; run 0 is the original run.
 
     Args:
         steps: optimisation steps.
@@ -207,13 +210,16 @@ def train_sbn(
         lr: Adam learning rate.
         snapshots: steps at which to keep the parameters.
         elbo_every: record the ELBO on the whole data every this many steps (0: never).
+        run: the training seed (>= 0; see above).
 
     Returns:
         ({step: SBN} for the snapshots, [(step, ELBO per example)]).
     """
     check_positive_int(samples, "samples", minimum=2)
+    run = check_positive_int(run, "run", minimum=0)
+    node: tuple[Any, ...] = ("sbn",) if run == 0 else ("sbn", "run", run)
     data = _digits()
-    like = SBN.init(n_latent, data.shape[1], rng=generator(seed, "sbn", "init"))
+    like = SBN.init(n_latent, data.shape[1], rng=generator(seed, *node, "init"))
     snaps: dict[int, SBN] = {}
     curve: list[tuple[int, float]] = []
 
@@ -229,7 +235,7 @@ def train_sbn(
         if step in snapshots:
             snaps[step] = model
         if elbo_every and step % elbo_every == 0:
-            curve.append((step, model.elbo(data, rng=generator(seed, "sbn", "elbo", step))))
+            curve.append((step, model.elbo(data, rng=generator(seed, *node, "elbo", step))))
 
     marks = set(snapshots) | (set(range(0, steps + 1, elbo_every)) if elbo_every else set())
     train(
@@ -238,7 +244,7 @@ def train_sbn(
         adam(lr),
         steps=steps,
         seed=seed,
-        key=("sbn", "train"),
+        key=(*node, "train"),
         checkpoints=sorted(marks),
         on_checkpoint=checkpoint,
     )

@@ -30,6 +30,20 @@ Example:
     ... )
     >>> seen, bool(abs(run.theta[0]) < 0.05)
     ([0, 50], True)
+
+Seeds. A training experiment repeats ``train`` for several seeds (5 or more; each seed
+a node of the seed tree, e.g. ``key=(problem.name, "seed", s, "train")``) and summarises a
+quantity over them with ``seed_summary``: the mean over seeds and a seed-to-seed 95%
+interval, a Student t interval mean +- t_{0.975, S - 1} sd / sqrt(S) over the S seeds
+(with S = 5, t = 2.776). ``log=True`` summarises a positive quantity (a variance, a
+ratio of variances) on the log scale: the geometric mean and exp of the t interval of
+the logs.
+
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"seed": [0, 1, 2], "step": 0, "loss": [1.0, 2.0, 3.0]})
+    >>> row = seed_summary(df, ["step"], ["loss"]).iloc[0]
+    >>> int(row["n_seeds"]), float(row["loss_mean"]), round(float(row["loss_hi"]), 3)
+    (3, 2.0, 4.484)
 """
 
 from __future__ import annotations
@@ -40,12 +54,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 from vartools.core.optim import Optimizer
 from vartools.core.rng import generator
 from vartools.core.validation import check_positive_int
 
-__all__ = ["Gradient", "OnCheckpoint", "TrainingRun", "train"]
+__all__ = ["Gradient", "OnCheckpoint", "TrainingRun", "seed_summary", "t_interval", "train"]
 
 #: (step, theta (p,), rng) -> the gradient (p,) of the loss to minimise at theta.
 Gradient = Callable[[int, np.ndarray, np.random.Generator], np.ndarray]
@@ -124,3 +140,77 @@ def train(
         theta = theta + delta
         spent += time.perf_counter() - t0
     return TrainingRun(theta, spent, time.perf_counter() - start)
+
+
+def t_interval(values: Any, confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean, sd and the Student t interval of the mean over independent seeds.
+
+    Args:
+        values: (S,) one value per seed (S >= 2, finite).
+        confidence: two-sided level in (0, 1).
+
+    Returns:
+        (mean, sd, lo, hi) with lo, hi = mean -+ t_{(1 + confidence) / 2, S - 1} sd / sqrt(S).
+
+    Raises:
+        ValueError: fewer than 2 values, a non-finite value or a level outside (0, 1).
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size < 2:
+        raise ValueError(
+            f"a seed-to-seed interval needs at least 2 seeds, got {x.size}; run more seeds"
+        )
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"values must be finite, got {x.tolist()}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    mean, sd = float(x.mean()), float(x.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, x.size - 1)) * sd / np.sqrt(x.size)
+    return mean, sd, mean - half, mean + half
+
+
+def seed_summary(
+    table: pd.DataFrame,
+    by: list[str],
+    values: list[str],
+    *,
+    seed: str = "seed",
+    log: bool = False,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Summary over seeds: one row per group of ``by``, the seeds being the rows of a group.
+
+    For each column v of ``values``: ``v_mean``, ``v_sd``, ``v_lo``, ``v_hi`` (the Student t
+    interval of ``t_interval`` over the seeds; ``log=True``: on log(v), mean and bounds
+    exponentiated, sd of log(v)), plus ``n_seeds`` and ``interval`` (the method's name).
+
+    Raises:
+        ValueError: a missing column, a group whose seeds repeat, or (``log``) a value <= 0.
+    """
+    missing = [c for c in [*by, seed, *values] if c not in table.columns]
+    if missing:
+        raise ValueError(f"seed_summary: table has no column(s) {missing}; pass existing names")
+    rows = []
+    for key, group in table.groupby(by, sort=False):
+        if group[seed].duplicated().any():
+            raise ValueError(
+                f"seed_summary: group {key!r} has repeated seeds {group[seed].tolist()}; "
+                "add the column that tells them apart to `by`"
+            )
+        row: dict[str, Any] = dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True))
+        row["n_seeds"] = len(group)
+        for v in values:
+            x = group[v].to_numpy(dtype=np.float64)
+            if log:
+                if np.any(x <= 0):
+                    raise ValueError(f"seed_summary(log=True): column {v!r} has values <= 0")
+                m, sd, lo, hi = t_interval(np.log(x), confidence)
+                m, lo, hi = np.exp(m), np.exp(lo), np.exp(hi)
+            else:
+                m, sd, lo, hi = t_interval(x, confidence)
+            row.update({f"{v}_mean": m, f"{v}_sd": sd, f"{v}_lo": lo, f"{v}_hi": hi})
+        row["interval"] = (
+            f"t{int(round(confidence * 100))}, {'log scale, ' if log else ''}over seeds"
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
