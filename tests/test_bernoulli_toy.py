@@ -44,13 +44,15 @@ def test_exact_variances_against_enumeration_of_the_estimators():
     ev = BO.exact_variances(phi, t)
     ests = {e.name: e for e in B.estimators()}
     for name, n in BF.CURVES:
-        if name in ("arm", "disarm", "sf+ema"):
+        # ARM/DisARM: closed forms tested above; the EMA and the fitted baseline depend on
+        # their state (the summary's exact_variance at the warmed-up state, checked below)
+        if name in ("arm", "disarm", "sf+ema", "sf+opt (fitted)"):
             continue
         mean, var = exact.exact_moments(prob, ests[name], n)
         np.testing.assert_allclose(mean, exact.exact_gradient(prob), atol=ATOL)
         assert abs(var[0] - ev[name]) < ATOL, name
     # one Bernoulli: the optimal baseline and the Rao-Blackwellised gradient are exact
-    assert ev["sf+opt*"] <= 1e-15 * ev["sf"] and ev["exact (RB)"] == 0.0
+    assert ev["sf+opt* (oracle)"] <= 1e-15 * ev["sf"] and ev["exact (RB)"] == 0.0
     # the EMA baseline at its limit b = E[f]
     b = vt.constant_baseline(exact.exact_expectation(prob))
     var = exact.exact_moments(prob, vt.make_estimator(vt.score_function, b), 1)[1][0]

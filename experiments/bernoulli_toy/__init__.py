@@ -6,7 +6,9 @@ sigmoid(phi) (1 - sigmoid(phi)) (1 - 2 t).
 
 Compared estimators (f evaluations per estimate in brackets):
 score function (1), + EMA baseline (decay 0.9; 1), + optimal baseline b* = E[f s^2] / E[s^2]
-computed exactly at the current logit (an oracle coefficient; 1), RLOO with K = 2 (2), ARM
+computed exactly at the current logit (an oracle coefficient; 1), the same baseline fitted
+from running moments of earlier batches only (``optimal_baseline("running")``, warmed up for
+50 batches at each checkpoint; 1), RLOO with K = 2 (2), ARM
 (Yin & Zhou 2019; 2), DisARM (Dong et al. 2020; 2) and the exact gradient, which is the
 Rao-Blackwellization (local expectation) of a single Bernoulli: w (f(1) - f(0)) (2; variance 0).
 

@@ -24,7 +24,8 @@ __all__ = ["CURVES", "STYLE", "figures", "markers"]
 CURVES = (
     ("sf", 1),
     ("sf+ema", 1),
-    ("sf+opt*", 1),
+    ("sf+opt* (oracle)", 1),
+    ("sf+opt (fitted)", 1),
     ("rloo", 2),
     ("arm", 1),
     ("disarm", 1),
@@ -35,7 +36,8 @@ CURVES = (
 STYLE = {
     "sf": ("SF (1 sample)", "o"),
     "sf+ema": ("SF + EMA baseline (1)", "v"),
-    "sf+opt*": ("SF + optimal baseline (1)", "P"),
+    "sf+opt* (oracle)": ("SF + optimal baseline b* (oracle; 1)", "P"),
+    "sf+opt (fitted)": ("SF + b fitted on earlier batches (1)", "X"),
     "rloo": ("RLOO (K = 2)", "s"),
     "arm": ("ARM (1 pair = 2 evals)", "^"),
     "disarm": ("DisARM (1 pair = 2 evals)", "D"),
@@ -86,7 +88,8 @@ def _figures(
     n_reps, scale = run_size(summary)
     note = (
         "lines: exact; markers: replicate variance with 95% CI\n"
-        "SF + optimal baseline and the exact gradient have variance 0 (one Bernoulli)"
+        "SF + optimal baseline b* (oracle) and the exact gradient have variance 0 (one Bernoulli); "
+        "so has b fitted on earlier batches, except where its warm-up batches drew one outcome only"
     )
     files = []
     fig = Figure(figsize=(11, 7.5), layout="constrained")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from vartools.catalogue.bandit import oracle_optimal_baseline
 from vartools.catalogue.settings import make_problem
 from vartools.control_variates.baselines import ema_baseline, loo_baseline
+from vartools.control_variates.coefficients import optimal_baseline
 from vartools.core.problem import Problem
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import score_function
@@ -27,7 +28,10 @@ def estimators() -> list[Estimator]:
     return [
         make_estimator(sf, name="sf"),
         make_estimator(sf, ema_baseline(0.9), name="sf+ema"),
-        make_estimator(sf, oracle_optimal_baseline(), name="sf+opt*"),
+        # b* computed from the true distribution (an oracle), and b fitted from earlier
+        # batches only (running moments of f s^2 and s^2; warmed up for 50 batches)
+        make_estimator(sf, oracle_optimal_baseline(), name="sf+opt* (oracle)"),
+        make_estimator(sf, optimal_baseline("running"), name="sf+opt (fitted)"),
         make_estimator(sf, loo_baseline(), name="rloo"),
         make_estimator(arm, name="arm"),
         make_estimator(disarm, name="disarm"),

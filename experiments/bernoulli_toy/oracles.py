@@ -81,7 +81,7 @@ def exact_variances(phi: float, t: float) -> dict[str, float]:
     return {
         "sf": float(m.m2[0] - m.g[0] ** 2),
         "sf+ema": float(baseline_variance(m, m.ef)[0]),
-        "sf+opt*": float(max(optimal_baseline_variance(m)[0], 0.0)),
+        "sf+opt* (oracle)": float(max(optimal_baseline_variance(m)[0], 0.0)),
         "rloo": float(rloo_variance(m, 2)[0]),
         "arm": arm_moments(phi, f0, f1)[1],
         "disarm": max(disarm_moments(phi, f0, f1)[1], 0.0),
