@@ -858,21 +858,19 @@ def sbn() -> None:
 
 
 def vae() -> None:
-    """Binary VAE on the 8x8 digits (vae_digits)."""
-    s = read("vae_digits")
-    m = s[s["kind"] == "mean"]
-    last = m[m["at_step"] == m["at_step"].max()]
-    step = int(last["at_step"].iloc[0])
+    """Binary VAE on the 8x8 digits (vae_digits): ranking, training, VIMCO."""
     vd = "vae_digits"
-    put("VaeReps", setting("vae_digits", "n_reps"), integer)
+    mod = importlib.import_module("experiments.vae_digits")
+    rk = read(vd, "ranking")
+    step = int(rk["step"].max())
+    last = rk[rk["step"] == step].sort_values("rank")
+    put("VaeReps", setting(vd, "n_reps"), integer)
     put("VaeStep", step, integer)
-    budget = int(importlib.import_module("experiments.vae_digits").BUDGET)
-    put("VaeBudget", budget, integer)
-    # each estimator at the sample size whose cost is closest to the budget
-    pick: dict[str, tuple[int, float, float]] = {}
-    for est, g in last.groupby("estimator"):
-        row = g.iloc[(g["n_evals"] - budget).abs().argsort().iloc[0]]
-        pick[str(est)] = (int(row["n"]), float(row["n_evals"]), float(row["variance"]))
+    put("VaeBudget", int(mod.BUDGET), integer)
+    put("VaeWarmup", int(mod.WARMUP), integer)
+    put("VaeEstimators", len(last), integer)
+    put("VaeSnapshots", rk["step"].nunique(), integer)
+    row = {str(r["estimator"]): r for _, r in last.iterrows()}
     words = {
         "sf": "Sf",
         "sf+rloo": "Rloo",
@@ -881,41 +879,104 @@ def vae() -> None:
         "local_expectation": "Le",
         "gumbel_softmax": "Gumbel",
         "straight_through": "St",
+        "relax": "Relax",
+        "rebar": "Rebar",
+        "rodeo": "Rodeo",
+        "double_cv": "Dcv",
+        "unordered_set4": "Uset",
     }
     for est, w in words.items():
-        n, k, var = pick[est]
-        put(f"Vae{w}", var)
-        put(f"Vae{w}Evals", k, integer)
-        put(f"Vae{w}N", n, integer)
+        r = row[est]
+        put(f"Vae{w}", float(r["variance"]))
+        put(f"Vae{w}Evals", int(r["f_evals"]), integer)
+        put(f"Vae{w}N", int(r["n"]), integer)
     for est, w in (("gumbel_softmax", "Gumbel"), ("straight_through", "St")):
-        n = pick[est][0]
-        put(f"Vae{w}Mse", one(last, "mse", estimator=est, n=n))
+        put(f"Vae{w}Mse", float(row[est]["mse"]))
+    # the best unbiased estimator at the final snapshot, and its interval against RLOO's
+    unb = last[~last["biased"].astype(bool)]
+    best = unb.iloc[0]
+    put("VaeBestUnbiased", str(best["label"]), text=True)
 
     def sd(est: str) -> dict[str, Any]:
-        return side(vd, est, pick[est][1], n=pick[est][0], step=step)
+        r = row[est]
+        return side(vd, est, int(r["f_evals"]), n=int(r["n"]), step=step)
 
-    compare("VaeSfOverRloo", pick["sf"][2] / pick["sf+rloo"][2], sd("sf"), sd("sf+rloo"))
-    compare(
-        "VaeRlooOverDisarm", pick["sf+rloo"][2] / pick["disarm"][2], sd("sf+rloo"), sd("disarm")
+    def ratio(a: str, b: str) -> float:
+        return float(row[a]["variance"]) / float(row[b]["variance"])
+
+    compare("VaeSfOverRloo", ratio("sf", "sf+rloo"), sd("sf"), sd("sf+rloo"))
+    compare("VaeDisarmOverRloo", ratio("disarm", "sf+rloo"), sd("disarm"), sd("sf+rloo"))
+    compare("VaeArmOverDisarm", ratio("arm", "disarm"), sd("arm"), sd("disarm"))
+    compare("VaeRlooOverLe", ratio("sf+rloo", "local_expectation"), sd("sf+rloo"),
+            sd("local_expectation"))  # fmt: skip
+    compare("VaeRlooOverRelax", ratio("sf+rloo", "relax"), sd("sf+rloo"), sd("relax"))
+    compare("VaeRebarOverRloo", ratio("rebar", "sf+rloo"), sd("rebar"), sd("sf+rloo"))
+    # at the first snapshot, the order differs (the relaxation-based ones lead)
+    first = rk[rk["step"] == rk["step"].min()]
+    put("VaeFirstStep", int(first["step"].iloc[0]), integer)
+    put("VaeFirstBestUnbiased",
+        str(first[~first["biased"].astype(bool)].sort_values("rank")["label"].iloc[0]), text=True)  # fmt: skip
+    # the ranking table: variance with its 95% interval at the first and last snapshot
+    fin = read(vd, "training_final").set_index("estimator")
+    lines = []
+    for _, r in last.iterrows():
+        est = str(r["estimator"])
+        r0 = first[first["estimator"] == est].iloc[0]
+        f = fin.loc[est]
+        cells = [
+            str(int(r["rank"])),
+            _tex(str(r["label"])),
+            f"{int(r['n'])}",
+            f"{int(r['f_evals'])}" + ("$^\\dagger$" if isinstance(r["extra_cost"], str) else ""),
+            f"${num(r0['variance'])}$",
+            f"${num(r['variance'])}$ \\scriptsize[${num(r['variance_lo'])}$, ${num(r['variance_hi'])}$]",
+            f"${num(r['ratio_to_rloo'])}$",
+            f"{int(f['n'])}",
+            f"{f['f_evals_per_step']:g}",
+            f"${num3(f['elbo_mean'])}$ \\scriptsize[${num3(f['elbo_lo'])}$, ${num3(f['elbo_hi'])}$]",
+            f"${num(f['seconds_mean'])}$",
+        ]
+        lines.append(" & ".join(cells) + " \\\\")
+    out_dir("generated").joinpath("vae_ranking.tex").write_text(
+        "% Generated by paper/make_numbers.py from results/vae_digits: do not edit by hand.\n"
+        + "\n".join(lines)
+        + "\n\\bottomrule\n"  # here: \input followed by a rule breaks the tabular
     )
-    compare("VaeArmOverDisarm", pick["arm"][2] / pick["disarm"][2], sd("arm"), sd("disarm"))
-    compare(
-        "VaeDisarmOverLe",
-        pick["disarm"][2] / pick["local_expectation"][2],
-        sd("disarm"),
-        sd("local_expectation"),
-    )
-    # training curves: final ELBO per estimator, mean and range over seeds
-    cur = read("vae_digits", "training_curves")
-    put("VaeSeeds", cur["seed"].nunique(), integer)
-    put("VaeTrainSteps", int(cur["step"].max()), integer)
-    fin = cur[cur["step"] == cur["step"].max()]
+    # training: final ELBO over seeds (Student-t intervals in training_final.csv)
+    put("VaeSeeds", int(fin["seeds"].iloc[0]), integer)
+    put("VaeTrainSteps", int(fin["steps"].iloc[0]), integer)
     for est, w in words.items():
-        e = fin[fin["estimator"] == est]["elbo"]
-        put(f"VaeElbo{w}", e.mean(), num3)
-        put(f"VaeElbo{w}Lo", e.min(), num3)
-        put(f"VaeElbo{w}Hi", e.max(), num3)
-        put(f"VaeTrainN{w}", int(cur[cur["estimator"] == est]["n"].iloc[0]), integer)
+        put(f"VaeElbo{w}", float(fin.loc[est, "elbo_mean"]), num3)
+        put(f"VaeElbo{w}Lo", float(fin.loc[est, "elbo_lo"]), num3)
+        put(f"VaeElbo{w}Hi", float(fin.loc[est, "elbo_hi"]), num3)
+        put(f"VaeTrainN{w}", int(fin.loc[est, "n"]), integer)
+        put(f"VaeTrainEvals{w}", float(fin.loc[est, "f_evals_per_step"]), integer)
+        put(f"VaeTrainSec{w}", float(fin.loc[est, "seconds_mean"]), lambda x: num(x, 2))
+    # VIMCO against K-sample REINFORCE on the IWAE bound, same K samples (equal cost)
+    vm = read(vd, "vimco")
+    vl = vm[vm["step"] == vm["step"].max()]
+    put("VaeVimcoK", int(vl["K"].iloc[0]), integer)
+    put("VaeVimcoStep", int(vl["step"].iloc[0]), integer)
+    vv = one(vl, "variance", estimator="vimco")
+    vs = one(vl, "variance", estimator="sf")
+    put("VaeVimco", vv)
+    put("VaeVimcoSf", vs)
+    kk = int(one(vl, "n_evals", estimator="vimco"))
+    compare(
+        "VaeSfOverVimco",
+        vs / vv,
+        side(vd, "sf (IWAE)", int(one(vl, "n_evals", estimator="sf")), step=int(vl["step"].iloc[0])),
+        side(vd, "vimco", kk, step=int(vl["step"].iloc[0])),
+    )
+    vr = vm.pivot_table(index="step", columns="estimator", values="variance")
+    r = vr["sf"] / vr["vimco"]
+    for w, at in (("Min", r.idxmin()), ("Max", r.idxmax())):
+        compare(
+            f"VaeSfOverVimco{w}",
+            float(r.loc[at]),
+            side(vd, "sf (IWAE)", kk, step=int(at)),
+            side(vd, "vimco", kk, step=int(at)),
+        )
 
 
 def rebar_relax() -> None:
@@ -1169,6 +1230,76 @@ def hyperparameters() -> list[str]:
     return rows
 
 
+# the training experiments whose module holds a HYPERPARAMETERS dict (issue 17)
+_HP_MODULES = {
+    "blr_vi": "experiments.blr_vi",
+    "bernoulli_toy": "experiments.bernoulli_toy",
+    "arm_toy": "experiments.arm_toy",
+    "quadratic_200": "experiments.quadratic_200",
+    "rebar_relax_toy": "experiments.rebar_relax_toy",
+    "sbn_digits": "experiments.sbn_digits",
+    "rl_cartpole": "experiments.rl_cartpole",
+}
+_HP_NAMES = {
+    "trainer": "trainer",
+    "samples_per_step": "samples / step",
+    "batch_size": "batch",
+    "optimizer": "optimiser",
+    "learning_rate": "learning rate",
+    "lr_schedule": "schedule",
+    "steps": "steps",
+    "checkpoint_every": "checkpoint every",
+    "n_reps": "replicates",
+    "ema_decay": "EMA decay",
+    "warmup_batches": "warm-up batches",
+    "seeds": "seeds",
+    "seed_root": "seed root",
+}
+
+
+def _vae_hyperparameters() -> dict[str, Any]:
+    """The VAE's training settings, from its module and train_vae's defaults."""
+    import inspect
+
+    mod = importlib.import_module("experiments.vae_digits")
+    train = importlib.import_module("vartools.jax.vae").train_vae
+    defaults = {
+        k: v.default
+        for k, v in inspect.signature(train).parameters.items()
+        if v.default is not inspect.Parameter.empty
+    }
+    full = mod.TRAIN["full"]
+    return {
+        "trainer": "each estimator separately (variance: along an SF + RLOO run)",
+        "samples_per_step": "4 per digit (ARM / DisARM 2 pairs, REBAR 1, local expectation 1)",
+        "batch_size": defaults["batch"],
+        "optimizer": "Adam",
+        "learning_rate": defaults["lr"],
+        "lr_schedule": "constant",
+        "steps": full["steps"],
+        "checkpoint_every": f"{full['every']} (ELBO); variance snapshots {', '.join(map(str, mod.STEPS_FULL))}",
+        "n_reps": setting("vae_digits", "n_reps"),
+        "ema_decay": None,
+        "warmup_batches": mod.WARMUP,
+        "seeds": len(full["seeds"]),
+        "seed_root": mod.SEED,
+    }
+
+
+def training_hyperparameters() -> list[str]:
+    """Rows of the appendix's training table: one per training experiment, every key."""
+    rows = []
+    items = [(n, importlib.import_module(m).HYPERPARAMETERS) for n, m in _HP_MODULES.items()]
+    items.append(("vae_digits", _vae_hyperparameters()))
+    for name, hp in items:
+        cells = "; ".join(
+            f"{_HP_NAMES.get(k, _tex(k))} {_tex(v)}" for k, v in hp.items() if v is not None
+        )
+        breakable = _tex(name).replace("\\_", "\\_\\allowbreak{}")
+        rows.append(f"\\texttt{{{breakable}}} & {cells} \\\\")
+    return rows
+
+
 def main() -> None:
     """Collect every macro and write numbers.tex, comparisons.json, hyperparameters.tex."""
     put("Version", vartools.__version__)
@@ -1219,6 +1350,26 @@ def main() -> None:
     ]
     tail = ["\\bottomrule", "\\end{longtable}"]
     (out / "hyperparameters.tex").write_text("\n".join(head + hyperparameters() + tail) + "\n")
+    thead = [
+        "% Generated by paper/make_numbers.py from the experiments' HYPERPARAMETERS dicts.",
+        "\\begin{longtable}{>{\\raggedright\\arraybackslash}p{2.6cm}"
+        ">{\\raggedright\\arraybackslash}p{12.2cm}}",
+        "\\caption{Training settings per experiment (generated from each training "
+        "experiment's \\texttt{HYPERPARAMETERS} dict; the VAE's from its module and "
+        "\\texttt{train\\_vae}).}",
+        "\\label{tab:hyper-train}\\\\",
+        "\\toprule",
+        "experiment & training settings \\\\",
+        "\\midrule",
+        "\\endfirsthead",
+        "\\toprule",
+        "experiment & training settings \\\\",
+        "\\midrule",
+        "\\endhead",
+    ]
+    (out / "training_hyperparameters.tex").write_text(
+        "\n".join(thead + training_hyperparameters() + tail) + "\n"
+    )
     print(path, f"({len(MACROS)} macros, {len(COMPARISONS)} comparisons)")
 
 
