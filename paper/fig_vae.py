@@ -43,7 +43,7 @@ def main() -> None:
     ax_v.set_ylabel("variance, mean over weights")
     ax_v.set_title("encoder gradient (dotted: MSE of the biased ones)", fontsize=8)
     seeds = curves["seed"].nunique()
-    for ax, xl in ((ax_s, "training step"), (ax_f, "f evaluations per digit (log)"),
+    for ax, xl in ((ax_s, "training step"), (ax_f, "f evaluations, cumulative (log)"),
                    (ax_t, "wall time per run (s)")):  # fmt: skip
         ax.set_ylim(bottom=-30)
         ax.set_xlabel(xl)

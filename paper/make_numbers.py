@@ -1099,24 +1099,80 @@ def rl() -> None:
 
 
 def sampling_bias() -> None:
-    """Antithetic / stratified / Sobol, ST / Gumbel bias, same-batch bias (when it exists).
+    """Antithetic / stratified / Sobol, same-batch coefficients, ST / Gumbel bias.
 
-    Written against the "fitted" helper's results/sampling_bias/summary.csv: any table with
-    ``estimator``, ``variance`` and ``bias``/``bias_se`` columns; the report quotes the
-    largest |bias| / SE of the unbiased rows and the count of estimators flagged biased.
+    results/sampling_bias: summary.csv (replicate variances at equal n, two problems),
+    batch_bias.csv (exact bias of the optimal-baseline coefficient fitted on the same batch,
+    leave-one-out or cross-fitted, by enumeration) and relaxation.csv (bias of
+    straight-through and Gumbel-softmax against the exact gradient, 10^5 replicates).
     """
     ok = have("sampling_bias")
     flag("HaveSamplingBias", ok)
     if not ok:
         placeholders("SbiasRows", "SbiasMaxZ", "SbiasBiased")
         return
-    s = read("sampling_bias")
-    rows = s[s.get("kind", pd.Series("coordinate", index=s.index)) == "coordinate"]
-    unb = rows[~rows["biased"].astype(bool)] if "biased" in rows else rows
+    sb = "sampling_bias"
+    s = read(sb)
+    rows = s[s["kind"] == "coordinate"]
+    unb = rows[~rows["biased"].astype(bool)]
     z = (unb["bias"] / unb["bias_se"]).abs()
     put("SbiasRows", len(rows), integer)
     put("SbiasMaxZ", float(z.max()) if len(z) else 0.0)
-    put("SbiasBiased", int(rows["estimator"][rows["biased"].astype(bool)].nunique()), integer)
+    put("SbiasReps", int(rows["n_reps"].max()), integer)
+    m = s[s["kind"] == "mean"]
+    nmax = int(m["n"].max())
+    put("SbiasNmax", nmax, integer)
+    for setting_, sw in (("gauss_cos", "Gc"), ("liu_toy", "Lk")):
+        g = m[m["at_setting"] == setting_]
+        for est, w in (("sf@antithetic", "Anti"), ("sf@stratified", "Strat"), ("sf@sobol", "Sobol")):
+            for n, nw in ((2, "Two"), (nmax, "Big")):
+                r = one(g, "ratio", estimator=est, n=n)
+                compare(
+                    f"Sbias{w}Over{sw}{nw}",
+                    r,
+                    side(sb, est, n, setting=setting_, n=n),
+                    side(sb, "sf", n, setting=setting_, n=n),
+                )
+        # the optimal-baseline coefficient fitted on earlier / other samples, per n
+        for est, w in (("sf+optbase_loo", "Loo"), ("sf+optbase_xfit", "Xfit")):
+            for n, nw in ((4, "Four"), (nmax, "Big")):
+                compare(
+                    f"Sbias{w}Over{sw}{nw}",
+                    one(g, "ratio", estimator=est, n=n),
+                    side(sb, est, n, setting=setting_, n=n),
+                    side(sb, "sf", n, setting=setting_, n=n),
+                )
+    # same-batch coefficient: exact bias (enumeration) against LOO / cross-fitted
+    b = read(sb, "batch_bias")
+    put("SbiasBatchK", b["coordinate"].nunique(), integer)
+    for est, w in (("sf+optbase_batch", "Batch"), ("sf+optbase_loo", "BLoo"),
+                   ("sf+optbase_xfit", "BXfit")):  # fmt: skip
+        e = b[b["estimator"] == est]
+        for n in (int(e["n"].min()), int(e["n"].max())):
+            nw = "Lo" if n == int(e["n"].min()) else "Hi"
+            put(f"Sbias{w}Bias{nw}", float(e[e["n"] == n]["exact_bias"].abs().max()))
+            put(f"Sbias{w}N{nw}", n, integer)
+        if est == "sf+optbase_batch":
+            e2 = e[e["n"] == int(e["n"].min())]
+            put("SbiasBatchRel", float(e2["relative_bias"].abs().max()), lambda x: num(x, 2))
+    # straight-through and Gumbel-softmax: bias in standard errors, MSE against SF's variance
+    rl = read(sb, "relaxation")
+    put("SbiasRelaxReps", int(rl["n_reps"].iloc[0]), integer)
+    st = rl[rl["estimator"] == "st"]
+    put("SbiasStZ", float((st["bias"] / st["bias_se"]).abs().min()), lambda x: integer(x))
+    put("SbiasStBias", float(st["bias"].abs().max()))
+    gb = rl[rl["estimator"].str.startswith("gumbel")]
+    put("SbiasGumbelZ", float((gb["bias"] / gb["bias_se"]).abs().min()), lambda x: integer(x))
+    temps = sorted(gb["temperature"].unique())
+    put("SbiasGumbelTlo", temps[0])
+    put("SbiasGumbelThi", temps[-1])
+    sfm = rl[rl["estimator"] == "sf"]["mse"].sum()
+    for t, tw in ((temps[0], "Lo"), (temps[-1], "Hi")):
+        g = gb[np.isclose(gb["temperature"], t)]
+        put(f"SbiasGumbelBias{tw}", float(g["bias"].abs().max()))
+        put(f"SbiasGumbelMse{tw}", float(g["mse"].sum()))
+    put("SbiasSfMse", float(sfm))
+    put("SbiasStMse", float(st["mse"].sum()))
 
 
 EXPERIMENTS = {
