@@ -322,6 +322,64 @@ def gaussian_costs() -> None:
     fitted_gaussian()
 
 
+def fitted_beside_oracles() -> None:
+    """The fitted versions next to each oracle (issue 17): Gaussian grid counts, option
+    Greeks' LOO coefficient, the bandit's fitted b, the Bernoulli toy's fitted b."""
+    # gaussian_costs/fitted.csv: grid points (of 62 Monte Carlo points) where the paired 95%
+    # interval of Var / Var(SF) at equal evaluations lies below 1 (better) or above (worse)
+    f = read("gaussian_costs", "fitted")
+    f = f[f["test"].str.startswith("Monte Carlo")]
+    put("GcPanelPoints", int(f["points"].iloc[0]), integer)
+    for est, w in (("sf+b (loo)", "Loo"), ("sf+b (xfit)", "Xfit"), ("sf+b* (oracle)", "Oracle")):
+        for n, nw in ((4, "Four"), (64, "Big")):
+            r = f[(f["estimator"] == est) & (f["n"] == n)].iloc[0]
+            for col, cw in (("better", "Better"), ("worse", "Worse")):
+                compare(
+                    f"Gc{w}{cw}{nw}",
+                    int(r[col]),
+                    side("gaussian_costs", est, n, n=n, grid="62 points"),
+                    side("gaussian_costs", "sf", n, n=n, grid="62 points"),
+                    fmt=integer,
+                    basis="count of grid points",
+                )
+    put("GcPanelNbig", 64, integer)
+    # option Greeks at the money: the control variate's coefficient fitted leave-one-out
+    s = read("option_greeks")
+    c = s[(s["kind"] == "coordinate") & np.isclose(s["at_moneyness"], 1.0) & (s["at_kind"] == "call")]
+    for coord, gw in (("s0", "Delta"), ("sigma", "Vega")):
+        for n, nw in ((4, "Four"), (256, "Big")):
+            def v(est: str) -> float:
+                return one(c, "variance", estimator=est, n=n, coordinate=coord)
+
+            def sd(est: str) -> dict[str, Any]:
+                return side("option_greeks", est, n, kind="call", coordinate=coord,
+                            moneyness=1.0, n=n)  # fmt: skip
+
+            pair(f"OgLoo{gw}{nw}VsLr", v("lr+cv (loo)"), v("lr"), sd("lr+cv (loo)"), sd("lr"))
+            put(f"OgOracle{gw}{nw}", v("lr+cv* (oracle)"))
+    put("OgLooNbig", 256, integer)
+    # contextual bandit: b per logit fitted leave-one-out / cross-fitted beside the oracle b*
+    m = read("contextual_bandit")
+    m = m[m["kind"] == "mean"]
+    first, n = int(m["step"].min()), int(m["n"].iloc[0])
+    none = one(m, "exact_variance", estimator="no baseline", step=first)
+    for est, w in (("b per logit, fitted LOO", "Loo"), ("b per logit, cross-fitted", "Xfit")):
+        compare(
+            f"CbNoneOver{w}",
+            none / one(m, "exact_variance", estimator=est, step=first),
+            side("contextual_bandit", "no baseline", n, n=n, step=first),
+            side("contextual_bandit", est, n, n=n, step=first),
+        )
+    # Bernoulli toy: the fitted optimal baseline (running moments of earlier batches)
+    b = read("bernoulli_toy")
+    fb = b[(b["kind"] == "coordinate") & (b["estimator"] == "sf+opt (fitted)")]
+    nz = fb[fb["variance"] > 1e-20]
+    put("BtFittedCells", len(fb), integer)
+    put("BtFittedNonzero", len(nz), integer)
+    put("BtFittedMax", float(nz["variance"].max()) if len(nz) else 0.0)
+    put("BtFittedWarmup", setting("bernoulli_toy", "warmup"), integer)
+
+
 def fitted_gaussian() -> None:
     """The fitted b (from samples) beside the oracle b*, when the table has it.
 
@@ -1377,6 +1435,7 @@ def main() -> None:
         rebar_relax,
         rl,
         sampling_bias,
+        fitted_beside_oracles,
         timings,
     ):
         section()
