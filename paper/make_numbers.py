@@ -345,18 +345,29 @@ def fitted_beside_oracles() -> None:
     put("GcPanelNbig", 64, integer)
     # option Greeks at the money: the control variate's coefficient fitted leave-one-out
     s = read("option_greeks")
-    c = s[(s["kind"] == "coordinate") & np.isclose(s["at_moneyness"], 1.0) & (s["at_kind"] == "call")]
+    c = s[
+        (s["kind"] == "coordinate") & np.isclose(s["at_moneyness"], 1.0) & (s["at_kind"] == "call")
+    ]
     for coord, gw in (("s0", "Delta"), ("sigma", "Vega")):
         for n, nw in ((4, "Four"), (256, "Big")):
-            def v(est: str) -> float:
-                return one(c, "variance", estimator=est, n=n, coordinate=coord)
-
-            def sd(est: str) -> dict[str, Any]:
-                return side("option_greeks", est, n, kind="call", coordinate=coord,
-                            moneyness=1.0, n=n)  # fmt: skip
-
-            pair(f"OgLoo{gw}{nw}VsLr", v("lr+cv (loo)"), v("lr"), sd("lr+cv (loo)"), sd("lr"))
-            put(f"OgOracle{gw}{nw}", v("lr+cv* (oracle)"))
+            var = {
+                est: one(c, "variance", estimator=est, n=n, coordinate=coord)
+                for est in ("lr", "lr+cv (loo)", "lr+cv* (oracle)")
+            }
+            sd = {
+                est: side(
+                    "option_greeks", est, n, kind="call", coordinate=coord, moneyness=1.0, n=n
+                )
+                for est in ("lr", "lr+cv (loo)")
+            }
+            pair(
+                f"OgLoo{gw}{nw}VsLr",
+                var["lr+cv (loo)"],
+                var["lr"],
+                sd["lr+cv (loo)"],
+                sd["lr"],
+            )
+            put(f"OgOracle{gw}{nw}", var["lr+cv* (oracle)"])
     put("OgLooNbig", 256, integer)
     # contextual bandit: b per logit fitted leave-one-out / cross-fitted beside the oracle b*
     m = read("contextual_bandit")
@@ -969,11 +980,15 @@ def vae() -> None:
             sd("local_expectation"))  # fmt: skip
     compare("VaeRlooOverRelax", ratio("sf+rloo", "relax"), sd("sf+rloo"), sd("relax"))
     compare("VaeRebarOverRloo", ratio("rebar", "sf+rloo"), sd("rebar"), sd("sf+rloo"))
-    # at the first snapshot, the order differs (the relaxation-based ones lead)
+    # at the first snapshot the best unbiased estimator is another one
     first = rk[rk["step"] == rk["step"].min()]
     put("VaeFirstStep", int(first["step"].iloc[0]), integer)
-    put("VaeFirstBestUnbiased",
-        str(first[~first["biased"].astype(bool)].sort_values("rank")["label"].iloc[0]), text=True)  # fmt: skip
+    best0 = first[~first["biased"].astype(bool)].sort_values("rank")["label"].iloc[0]
+    put("VaeFirstBestUnbiased", str(best0), text=True)
+
+    def ci(x: float, lo: float, hi: float, fmt: Callable[[Any], str] = num) -> str:
+        return f"${fmt(x)}$ \\scriptsize[${fmt(lo)}$, ${fmt(hi)}$]"
+
     # the ranking table: variance with its 95% interval at the first and last snapshot
     fin = read(vd, "training_final").set_index("estimator")
     lines = []
@@ -987,11 +1002,11 @@ def vae() -> None:
             f"{int(r['n'])}",
             f"{int(r['f_evals'])}" + ("$^\\dagger$" if isinstance(r["extra_cost"], str) else ""),
             f"${num(r0['variance'])}$",
-            f"${num(r['variance'])}$ \\scriptsize[${num(r['variance_lo'])}$, ${num(r['variance_hi'])}$]",
+            ci(r["variance"], r["variance_lo"], r["variance_hi"]),
             f"${num(r['ratio_to_rloo'])}$",
             f"{int(f['n'])}",
             f"{f['f_evals_per_step']:g}",
-            f"${num3(f['elbo_mean'])}$ \\scriptsize[${num3(f['elbo_lo'])}$, ${num3(f['elbo_hi'])}$]",
+            ci(f["elbo_mean"], f["elbo_lo"], f["elbo_hi"], num3),
             f"${num(f['seconds_mean'])}$",
         ]
         lines.append(" & ".join(cells) + " \\\\")
@@ -1023,7 +1038,9 @@ def vae() -> None:
     compare(
         "VaeSfOverVimco",
         vs / vv,
-        side(vd, "sf (IWAE)", int(one(vl, "n_evals", estimator="sf")), step=int(vl["step"].iloc[0])),
+        side(
+            vd, "sf (IWAE)", int(one(vl, "n_evals", estimator="sf")), step=int(vl["step"].iloc[0])
+        ),
         side(vd, "vimco", kk, step=int(vl["step"].iloc[0])),
     )
     vr = vm.pivot_table(index="step", columns="estimator", values="variance")
@@ -1182,7 +1199,11 @@ def sampling_bias() -> None:
     put("SbiasNmax", nmax, integer)
     for setting_, sw in (("gauss_cos", "Gc"), ("liu_toy", "Lk")):
         g = m[m["at_setting"] == setting_]
-        for est, w in (("sf@antithetic", "Anti"), ("sf@stratified", "Strat"), ("sf@sobol", "Sobol")):
+        for est, w in (
+            ("sf@antithetic", "Anti"),
+            ("sf@stratified", "Strat"),
+            ("sf@sobol", "Sobol"),
+        ):
             for n, nw in ((2, "Two"), (nmax, "Big")):
                 r = one(g, "ratio", estimator=est, n=n)
                 compare(
@@ -1395,7 +1416,8 @@ def _vae_hyperparameters() -> dict[str, Any]:
         "learning_rate": defaults["lr"],
         "lr_schedule": "constant",
         "steps": full["steps"],
-        "checkpoint_every": f"{full['every']} (ELBO); variance snapshots {', '.join(map(str, mod.STEPS_FULL))}",
+        "checkpoint_every": f"{full['every']} (ELBO); variance snapshots "
+        + ", ".join(map(str, mod.STEPS_FULL)),
         "n_reps": setting("vae_digits", "n_reps"),
         "ema_decay": None,
         "warmup_batches": mod.WARMUP,
