@@ -391,6 +391,32 @@ def fitted_beside_oracles() -> None:
     put("BtFittedWarmup", setting("bernoulli_toy", "warmup"), integer)
 
 
+def seed_intervals() -> None:
+    """Final loss / return of the extra training seeds, mean and Student-t 95% interval."""
+
+    def last(df: pd.DataFrame) -> pd.Series:
+        return df[df["step"] == df["step"].max()].iloc[0]
+
+    bt = read("bernoulli_toy", "seeds_summary")
+    r = last(bt[np.isclose(bt["at_t"].astype(float), 0.45)])
+    put("BtSeedN", int(r["n_seeds"]), integer)
+    for k, w in (("loss_mean", ""), ("loss_lo", "Lo"), ("loss_hi", "Hi")):
+        put(f"BtSeedLossA{w}", float(r[k]), lambda x: num(x, 4))
+    for exp, pre, fmt in (
+        ("arm_toy", "Arm", lambda x: num(x, 4)),
+        ("quadratic_200", "Qd", lambda x: num(x, 5)),
+    ):
+        r = last(read(exp, "seeds_summary"))
+        put(f"{pre}SeedN", int(r["n_seeds"]), integer)
+        for k, w in (("loss_mean", ""), ("loss_lo", "Lo"), ("loss_hi", "Hi")):
+            put(f"{pre}SeedLoss{w}", float(r[k]), fmt)
+    cp = read("rl_cartpole", "seeds_summary")
+    r = last(cp[cp["env"] == "CartPole-v1"])
+    put("CpSeedN", int(r["n_seeds"]), integer)
+    for k, w in (("return_mean_mean", ""), ("return_mean_lo", "Lo"), ("return_mean_hi", "Hi")):
+        put(f"CpSeedReturn{w}", float(r[k]), num3)
+
+
 def fitted_gaussian() -> None:
     """The fitted b (from samples) beside the oracle b*, when the table has it.
 
@@ -1458,6 +1484,7 @@ def main() -> None:
         rl,
         sampling_bias,
         fitted_beside_oracles,
+        seed_intervals,
         timings,
     ):
         section()
