@@ -43,6 +43,7 @@ import numpy as np
 
 from vartools.catalogue.rl.policy import SoftmaxPolicy
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET, Distribution
+from vartools.core.errors import BudgetExceededError
 from vartools.core.validation import check_positive_int, short_repr
 
 #: Largest number of array entries ``EpisodeLaw.support`` holds (160 MB of float64).
@@ -285,7 +286,8 @@ class EpisodeLaw(Distribution):
 
         Raises:
             TypeError: for environments that are not enumerable.
-            ValueError: when there are more than ``budget`` trajectories.
+            BudgetExceededError: (a ValueError) when there are more than ``budget``
+                trajectories: exact oracles then fall back to other routes or skip.
         """
         if not self.enumerable:
             raise TypeError(
@@ -314,7 +316,7 @@ class EpisodeLaw(Distribution):
             dead = np.flatnonzero(~alive)
             count = m_idx.size + dead.size
             if count > budget or count * x[0].size > SUPPORT_ELEMENTS:
-                raise ValueError(
+                raise BudgetExceededError(
                     f"the episodes of horizon {horizon} have more than budget={budget} "
                     f"trajectories (or more than {SUPPORT_ELEMENTS:.0e} numbers); use a "
                     "shorter horizon, a larger budget or the dynamic-programming oracles "
