@@ -322,6 +322,101 @@ def gaussian_costs() -> None:
     fitted_gaussian()
 
 
+def fitted_beside_oracles() -> None:
+    """The fitted versions next to each oracle (issue 17): Gaussian grid counts, option
+    Greeks' LOO coefficient, the bandit's fitted b, the Bernoulli toy's fitted b."""
+    # gaussian_costs/fitted.csv: grid points (of 62 Monte Carlo points) where the paired 95%
+    # interval of Var / Var(SF) at equal evaluations lies below 1 (better) or above (worse)
+    f = read("gaussian_costs", "fitted")
+    f = f[f["test"].str.startswith("Monte Carlo")]
+    put("GcPanelPoints", int(f["points"].iloc[0]), integer)
+    for est, w in (("sf+b (loo)", "Loo"), ("sf+b (xfit)", "Xfit"), ("sf+b* (oracle)", "Oracle")):
+        for n, nw in ((4, "Four"), (64, "Big")):
+            r = f[(f["estimator"] == est) & (f["n"] == n)].iloc[0]
+            for col, cw in (("better", "Better"), ("worse", "Worse")):
+                compare(
+                    f"Gc{w}{cw}{nw}",
+                    int(r[col]),
+                    side("gaussian_costs", est, n, n=n, grid="62 points"),
+                    side("gaussian_costs", "sf", n, n=n, grid="62 points"),
+                    fmt=integer,
+                    basis="count of grid points",
+                )
+    put("GcPanelNbig", 64, integer)
+    # option Greeks at the money: the control variate's coefficient fitted leave-one-out
+    s = read("option_greeks")
+    c = s[
+        (s["kind"] == "coordinate") & np.isclose(s["at_moneyness"], 1.0) & (s["at_kind"] == "call")
+    ]
+    for coord, gw in (("s0", "Delta"), ("sigma", "Vega")):
+        for n, nw in ((4, "Four"), (256, "Big")):
+            var = {
+                est: one(c, "variance", estimator=est, n=n, coordinate=coord)
+                for est in ("lr", "lr+cv (loo)", "lr+cv* (oracle)")
+            }
+            sd = {
+                est: side(
+                    "option_greeks", est, n, kind="call", coordinate=coord, moneyness=1.0, n=n
+                )
+                for est in ("lr", "lr+cv (loo)")
+            }
+            pair(
+                f"OgLoo{gw}{nw}VsLr",
+                var["lr+cv (loo)"],
+                var["lr"],
+                sd["lr+cv (loo)"],
+                sd["lr"],
+            )
+            put(f"OgOracle{gw}{nw}", var["lr+cv* (oracle)"])
+    put("OgLooNbig", 256, integer)
+    # contextual bandit: b per logit fitted leave-one-out / cross-fitted beside the oracle b*
+    m = read("contextual_bandit")
+    m = m[m["kind"] == "mean"]
+    first, n = int(m["step"].min()), int(m["n"].iloc[0])
+    none = one(m, "exact_variance", estimator="no baseline", step=first)
+    for est, w in (("b per logit, fitted LOO", "Loo"), ("b per logit, cross-fitted", "Xfit")):
+        compare(
+            f"CbNoneOver{w}",
+            none / one(m, "exact_variance", estimator=est, step=first),
+            side("contextual_bandit", "no baseline", n, n=n, step=first),
+            side("contextual_bandit", est, n, n=n, step=first),
+        )
+    # Bernoulli toy: the fitted optimal baseline (running moments of earlier batches)
+    b = read("bernoulli_toy")
+    fb = b[(b["kind"] == "coordinate") & (b["estimator"] == "sf+opt (fitted)")]
+    nz = fb[fb["variance"] > 1e-20]
+    put("BtFittedCells", len(fb), integer)
+    put("BtFittedNonzero", len(nz), integer)
+    put("BtFittedMax", float(nz["variance"].max()) if len(nz) else 0.0)
+    put("BtFittedWarmup", setting("bernoulli_toy", "warmup"), integer)
+
+
+def seed_intervals() -> None:
+    """Final loss / return of the extra training seeds, mean and Student-t 95% interval."""
+
+    def last(df: pd.DataFrame) -> pd.Series:
+        return df[df["step"] == df["step"].max()].iloc[0]
+
+    bt = read("bernoulli_toy", "seeds_summary")
+    r = last(bt[np.isclose(bt["at_t"].astype(float), 0.45)])
+    put("BtSeedN", int(r["n_seeds"]), integer)
+    for k, w in (("loss_mean", ""), ("loss_lo", "Lo"), ("loss_hi", "Hi")):
+        put(f"BtSeedLossA{w}", float(r[k]), lambda x: num(x, 4))
+    for exp, pre, fmt in (
+        ("arm_toy", "Arm", lambda x: num(x, 4)),
+        ("quadratic_200", "Qd", lambda x: num(x, 5)),
+    ):
+        r = last(read(exp, "seeds_summary"))
+        put(f"{pre}SeedN", int(r["n_seeds"]), integer)
+        for k, w in (("loss_mean", ""), ("loss_lo", "Lo"), ("loss_hi", "Hi")):
+            put(f"{pre}SeedLoss{w}", float(r[k]), fmt)
+    cp = read("rl_cartpole", "seeds_summary")
+    r = last(cp[cp["env"] == "CartPole-v1"])
+    put("CpSeedN", int(r["n_seeds"]), integer)
+    for k, w in (("return_mean_mean", ""), ("return_mean_lo", "Lo"), ("return_mean_hi", "Hi")):
+        put(f"CpSeedReturn{w}", float(r[k]), num3)
+
+
 def fitted_gaussian() -> None:
     """The fitted b (from samples) beside the oracle b*, when the table has it.
 
@@ -858,21 +953,19 @@ def sbn() -> None:
 
 
 def vae() -> None:
-    """Binary VAE on the 8x8 digits (vae_digits)."""
-    s = read("vae_digits")
-    m = s[s["kind"] == "mean"]
-    last = m[m["at_step"] == m["at_step"].max()]
-    step = int(last["at_step"].iloc[0])
+    """Binary VAE on the 8x8 digits (vae_digits): ranking, training, VIMCO."""
     vd = "vae_digits"
-    put("VaeReps", setting("vae_digits", "n_reps"), integer)
+    mod = importlib.import_module("experiments.vae_digits")
+    rk = read(vd, "ranking")
+    step = int(rk["step"].max())
+    last = rk[rk["step"] == step].sort_values("rank")
+    put("VaeReps", setting(vd, "n_reps"), integer)
     put("VaeStep", step, integer)
-    budget = int(importlib.import_module("experiments.vae_digits").BUDGET)
-    put("VaeBudget", budget, integer)
-    # each estimator at the sample size whose cost is closest to the budget
-    pick: dict[str, tuple[int, float, float]] = {}
-    for est, g in last.groupby("estimator"):
-        row = g.iloc[(g["n_evals"] - budget).abs().argsort().iloc[0]]
-        pick[str(est)] = (int(row["n"]), float(row["n_evals"]), float(row["variance"]))
+    put("VaeBudget", int(mod.BUDGET), integer)
+    put("VaeWarmup", int(mod.WARMUP), integer)
+    put("VaeEstimators", len(last), integer)
+    put("VaeSnapshots", rk["step"].nunique(), integer)
+    row = {str(r["estimator"]): r for _, r in last.iterrows()}
     words = {
         "sf": "Sf",
         "sf+rloo": "Rloo",
@@ -881,41 +974,110 @@ def vae() -> None:
         "local_expectation": "Le",
         "gumbel_softmax": "Gumbel",
         "straight_through": "St",
+        "relax": "Relax",
+        "rebar": "Rebar",
+        "rodeo": "Rodeo",
+        "double_cv": "Dcv",
+        "unordered_set4": "Uset",
     }
     for est, w in words.items():
-        n, k, var = pick[est]
-        put(f"Vae{w}", var)
-        put(f"Vae{w}Evals", k, integer)
-        put(f"Vae{w}N", n, integer)
+        r = row[est]
+        put(f"Vae{w}", float(r["variance"]))
+        put(f"Vae{w}Evals", int(r["f_evals"]), integer)
+        put(f"Vae{w}N", int(r["n"]), integer)
     for est, w in (("gumbel_softmax", "Gumbel"), ("straight_through", "St")):
-        n = pick[est][0]
-        put(f"Vae{w}Mse", one(last, "mse", estimator=est, n=n))
+        put(f"Vae{w}Mse", float(row[est]["mse"]))
+    # the best unbiased estimator at the final snapshot, and its interval against RLOO's
+    unb = last[~last["biased"].astype(bool)]
+    best = unb.iloc[0]
+    put("VaeBestUnbiased", str(best["label"]), text=True)
 
     def sd(est: str) -> dict[str, Any]:
-        return side(vd, est, pick[est][1], n=pick[est][0], step=step)
+        r = row[est]
+        return side(vd, est, int(r["f_evals"]), n=int(r["n"]), step=step)
 
-    compare("VaeSfOverRloo", pick["sf"][2] / pick["sf+rloo"][2], sd("sf"), sd("sf+rloo"))
-    compare(
-        "VaeRlooOverDisarm", pick["sf+rloo"][2] / pick["disarm"][2], sd("sf+rloo"), sd("disarm")
+    def ratio(a: str, b: str) -> float:
+        return float(row[a]["variance"]) / float(row[b]["variance"])
+
+    compare("VaeSfOverRloo", ratio("sf", "sf+rloo"), sd("sf"), sd("sf+rloo"))
+    compare("VaeDisarmOverRloo", ratio("disarm", "sf+rloo"), sd("disarm"), sd("sf+rloo"))
+    compare("VaeArmOverDisarm", ratio("arm", "disarm"), sd("arm"), sd("disarm"))
+    compare("VaeRlooOverLe", ratio("sf+rloo", "local_expectation"), sd("sf+rloo"),
+            sd("local_expectation"))  # fmt: skip
+    compare("VaeRlooOverRelax", ratio("sf+rloo", "relax"), sd("sf+rloo"), sd("relax"))
+    compare("VaeRebarOverRloo", ratio("rebar", "sf+rloo"), sd("rebar"), sd("sf+rloo"))
+    # at the first snapshot the best unbiased estimator is another one
+    first = rk[rk["step"] == rk["step"].min()]
+    put("VaeFirstStep", int(first["step"].iloc[0]), integer)
+    best0 = first[~first["biased"].astype(bool)].sort_values("rank")["label"].iloc[0]
+    put("VaeFirstBestUnbiased", str(best0), text=True)
+
+    def ci(x: float, lo: float, hi: float, fmt: Callable[[Any], str] = num) -> str:
+        return f"${fmt(x)}$ \\scriptsize[${fmt(lo)}$, ${fmt(hi)}$]"
+
+    # the ranking table: variance with its 95% interval at the first and last snapshot
+    fin = read(vd, "training_final").set_index("estimator")
+    lines = []
+    for _, r in last.iterrows():
+        est = str(r["estimator"])
+        r0 = first[first["estimator"] == est].iloc[0]
+        f = fin.loc[est]
+        cells = [
+            str(int(r["rank"])),
+            _tex(str(r["label"])),
+            f"{int(r['n'])}",
+            f"{int(r['f_evals'])}" + ("$^\\dagger$" if isinstance(r["extra_cost"], str) else ""),
+            f"${num(r0['variance'])}$",
+            ci(r["variance"], r["variance_lo"], r["variance_hi"]),
+            f"${num(r['ratio_to_rloo'])}$",
+            f"{int(f['n'])}",
+            f"{f['f_evals_per_step']:g}",
+            ci(f["elbo_mean"], f["elbo_lo"], f["elbo_hi"], num3),
+            f"${num(f['seconds_mean'])}$",
+        ]
+        lines.append(" & ".join(cells) + " \\\\")
+    out_dir("generated").joinpath("vae_ranking.tex").write_text(
+        "% Generated by paper/make_numbers.py from results/vae_digits: do not edit by hand.\n"
+        + "\n".join(lines)
+        + "\n\\bottomrule\n"  # here: \input followed by a rule breaks the tabular
     )
-    compare("VaeArmOverDisarm", pick["arm"][2] / pick["disarm"][2], sd("arm"), sd("disarm"))
-    compare(
-        "VaeDisarmOverLe",
-        pick["disarm"][2] / pick["local_expectation"][2],
-        sd("disarm"),
-        sd("local_expectation"),
-    )
-    # training curves: final ELBO per estimator, mean and range over seeds
-    cur = read("vae_digits", "training_curves")
-    put("VaeSeeds", cur["seed"].nunique(), integer)
-    put("VaeTrainSteps", int(cur["step"].max()), integer)
-    fin = cur[cur["step"] == cur["step"].max()]
+    # training: final ELBO over seeds (Student-t intervals in training_final.csv)
+    put("VaeSeeds", int(fin["seeds"].iloc[0]), integer)
+    put("VaeTrainSteps", int(fin["steps"].iloc[0]), integer)
     for est, w in words.items():
-        e = fin[fin["estimator"] == est]["elbo"]
-        put(f"VaeElbo{w}", e.mean(), num3)
-        put(f"VaeElbo{w}Lo", e.min(), num3)
-        put(f"VaeElbo{w}Hi", e.max(), num3)
-        put(f"VaeTrainN{w}", int(cur[cur["estimator"] == est]["n"].iloc[0]), integer)
+        put(f"VaeElbo{w}", float(fin.loc[est, "elbo_mean"]), num3)
+        put(f"VaeElbo{w}Lo", float(fin.loc[est, "elbo_lo"]), num3)
+        put(f"VaeElbo{w}Hi", float(fin.loc[est, "elbo_hi"]), num3)
+        put(f"VaeTrainN{w}", int(fin.loc[est, "n"]), integer)
+        put(f"VaeTrainEvals{w}", float(fin.loc[est, "f_evals_per_step"]), integer)
+        put(f"VaeTrainSec{w}", float(fin.loc[est, "seconds_mean"]), lambda x: num(x, 2))
+    # VIMCO against K-sample REINFORCE on the IWAE bound, same K samples (equal cost)
+    vm = read(vd, "vimco")
+    vl = vm[vm["step"] == vm["step"].max()]
+    put("VaeVimcoK", int(vl["K"].iloc[0]), integer)
+    put("VaeVimcoStep", int(vl["step"].iloc[0]), integer)
+    vv = one(vl, "variance", estimator="vimco")
+    vs = one(vl, "variance", estimator="sf")
+    put("VaeVimco", vv)
+    put("VaeVimcoSf", vs)
+    kk = int(one(vl, "n_evals", estimator="vimco"))
+    compare(
+        "VaeSfOverVimco",
+        vs / vv,
+        side(
+            vd, "sf (IWAE)", int(one(vl, "n_evals", estimator="sf")), step=int(vl["step"].iloc[0])
+        ),
+        side(vd, "vimco", kk, step=int(vl["step"].iloc[0])),
+    )
+    vr = vm.pivot_table(index="step", columns="estimator", values="variance")
+    r = vr["sf"] / vr["vimco"]
+    for w, at in (("Min", r.idxmin()), ("Max", r.idxmax())):
+        compare(
+            f"VaeSfOverVimco{w}",
+            float(r.loc[at]),
+            side(vd, "sf (IWAE)", kk, step=int(at)),
+            side(vd, "vimco", kk, step=int(at)),
+        )
 
 
 def rebar_relax() -> None:
@@ -1038,24 +1200,84 @@ def rl() -> None:
 
 
 def sampling_bias() -> None:
-    """Antithetic / stratified / Sobol, ST / Gumbel bias, same-batch bias (when it exists).
+    """Antithetic / stratified / Sobol, same-batch coefficients, ST / Gumbel bias.
 
-    Written against the "fitted" helper's results/sampling_bias/summary.csv: any table with
-    ``estimator``, ``variance`` and ``bias``/``bias_se`` columns; the report quotes the
-    largest |bias| / SE of the unbiased rows and the count of estimators flagged biased.
+    results/sampling_bias: summary.csv (replicate variances at equal n, two problems),
+    batch_bias.csv (exact bias of the optimal-baseline coefficient fitted on the same batch,
+    leave-one-out or cross-fitted, by enumeration) and relaxation.csv (bias of
+    straight-through and Gumbel-softmax against the exact gradient, 10^5 replicates).
     """
     ok = have("sampling_bias")
     flag("HaveSamplingBias", ok)
     if not ok:
         placeholders("SbiasRows", "SbiasMaxZ", "SbiasBiased")
         return
-    s = read("sampling_bias")
-    rows = s[s.get("kind", pd.Series("coordinate", index=s.index)) == "coordinate"]
-    unb = rows[~rows["biased"].astype(bool)] if "biased" in rows else rows
+    sb = "sampling_bias"
+    s = read(sb)
+    rows = s[s["kind"] == "coordinate"]
+    unb = rows[~rows["biased"].astype(bool)]
     z = (unb["bias"] / unb["bias_se"]).abs()
     put("SbiasRows", len(rows), integer)
     put("SbiasMaxZ", float(z.max()) if len(z) else 0.0)
-    put("SbiasBiased", int(rows["estimator"][rows["biased"].astype(bool)].nunique()), integer)
+    put("SbiasReps", int(rows["n_reps"].max()), integer)
+    m = s[s["kind"] == "mean"]
+    nmax = int(m["n"].max())
+    put("SbiasNmax", nmax, integer)
+    for setting_, sw in (("gauss_cos", "Gc"), ("liu_toy", "Lk")):
+        g = m[m["at_setting"] == setting_]
+        for est, w in (
+            ("sf@antithetic", "Anti"),
+            ("sf@stratified", "Strat"),
+            ("sf@sobol", "Sobol"),
+        ):
+            for n, nw in ((2, "Two"), (nmax, "Big")):
+                r = one(g, "ratio", estimator=est, n=n)
+                compare(
+                    f"Sbias{w}Over{sw}{nw}",
+                    r,
+                    side(sb, est, n, setting=setting_, n=n),
+                    side(sb, "sf", n, setting=setting_, n=n),
+                )
+        # the optimal-baseline coefficient fitted on earlier / other samples, per n
+        for est, w in (("sf+optbase_loo", "Loo"), ("sf+optbase_xfit", "Xfit")):
+            for n, nw in ((4, "Four"), (nmax, "Big")):
+                compare(
+                    f"Sbias{w}Over{sw}{nw}",
+                    one(g, "ratio", estimator=est, n=n),
+                    side(sb, est, n, setting=setting_, n=n),
+                    side(sb, "sf", n, setting=setting_, n=n),
+                )
+    # same-batch coefficient: exact bias (enumeration) against LOO / cross-fitted
+    b = read(sb, "batch_bias")
+    put("SbiasBatchK", b["coordinate"].nunique(), integer)
+    for est, w in (("sf+optbase_batch", "Batch"), ("sf+optbase_loo", "BLoo"),
+                   ("sf+optbase_xfit", "BXfit")):  # fmt: skip
+        e = b[b["estimator"] == est]
+        for n in (int(e["n"].min()), int(e["n"].max())):
+            nw = "Lo" if n == int(e["n"].min()) else "Hi"
+            put(f"Sbias{w}Bias{nw}", float(e[e["n"] == n]["exact_bias"].abs().max()))
+            put(f"Sbias{w}N{nw}", n, integer)
+        if est == "sf+optbase_batch":
+            e2 = e[e["n"] == int(e["n"].min())]
+            put("SbiasBatchRel", float(e2["relative_bias"].abs().max()), lambda x: num(x, 2))
+    # straight-through and Gumbel-softmax: bias in standard errors, MSE against SF's variance
+    rl = read(sb, "relaxation")
+    put("SbiasRelaxReps", int(rl["n_reps"].iloc[0]), integer)
+    st = rl[rl["estimator"] == "st"]
+    put("SbiasStZ", float((st["bias"] / st["bias_se"]).abs().min()), lambda x: integer(x))
+    put("SbiasStBias", float(st["bias"].abs().max()))
+    gb = rl[rl["estimator"].str.startswith("gumbel")]
+    put("SbiasGumbelZ", float((gb["bias"] / gb["bias_se"]).abs().min()), lambda x: integer(x))
+    temps = sorted(gb["temperature"].unique())
+    put("SbiasGumbelTlo", temps[0])
+    put("SbiasGumbelThi", temps[-1])
+    sfm = rl[rl["estimator"] == "sf"]["mse"].sum()
+    for t, tw in ((temps[0], "Lo"), (temps[-1], "Hi")):
+        g = gb[np.isclose(gb["temperature"], t)]
+        put(f"SbiasGumbelBias{tw}", float(g["bias"].abs().max()))
+        put(f"SbiasGumbelMse{tw}", float(g["mse"].sum()))
+    put("SbiasSfMse", float(sfm))
+    put("SbiasStMse", float(st["mse"].sum()))
 
 
 EXPERIMENTS = {
@@ -1139,7 +1361,9 @@ def hyperparameters() -> list[str]:
         ]
         train: list[str] = []
         tj = d.get("trajectory")
-        if tj:
+        if name in _HP_MODULES or name == "vae_digits":
+            train.append("Table~\\ref{tab:hyper-train}")
+        elif tj:
             opt = tj.get("optimizer", {})
             opt = opt.get("optimizer", opt) if isinstance(opt, dict) else opt
             train.append(f"{_tex(opt)}, {integer(tj['steps'])} steps, batch $n = {tj['n']}$")
@@ -1150,7 +1374,9 @@ def hyperparameters() -> list[str]:
             if tj.get("ema_decay"):
                 train.append(f"EMA decay {tj['ema_decay']}")
         hp = m.get("hyperparameters") or d.get("hyperparameters")
-        if hp:
+        if name in _HP_MODULES or name == "vae_digits":
+            pass
+        elif hp:
             train.append(_tex(hp))
         elif name in _MODULE_SETTINGS:
             mod, attr, fields = _MODULE_SETTINGS[name]
@@ -1166,6 +1392,77 @@ def hyperparameters() -> list[str]:
             f"\\texttt{{{breakable}}} & {'; '.join(measure)} & "
             f"{'; '.join(train) if train else 'none (frozen parameters)'} \\\\"
         )
+    return rows
+
+
+# the training experiments whose module holds a HYPERPARAMETERS dict (issue 17)
+_HP_MODULES = {
+    "blr_vi": "experiments.blr_vi",
+    "bernoulli_toy": "experiments.bernoulli_toy",
+    "arm_toy": "experiments.arm_toy",
+    "quadratic_200": "experiments.quadratic_200",
+    "rebar_relax_toy": "experiments.rebar_relax_toy",
+    "sbn_digits": "experiments.sbn_digits",
+    "rl_cartpole": "experiments.rl_cartpole",
+}
+_HP_NAMES = {
+    "trainer": "trainer",
+    "samples_per_step": "samples / step",
+    "batch_size": "batch",
+    "optimizer": "optimiser",
+    "learning_rate": "learning rate",
+    "lr_schedule": "schedule",
+    "steps": "steps",
+    "checkpoint_every": "checkpoint every",
+    "n_reps": "replicates",
+    "ema_decay": "EMA decay",
+    "warmup_batches": "warm-up batches",
+    "seeds": "seeds",
+    "seed_root": "seed root",
+}
+
+
+def _vae_hyperparameters() -> dict[str, Any]:
+    """The VAE's training settings, from its module and train_vae's defaults."""
+    import inspect
+
+    mod = importlib.import_module("experiments.vae_digits")
+    train = importlib.import_module("vartools.jax.vae").train_vae
+    defaults = {
+        k: v.default
+        for k, v in inspect.signature(train).parameters.items()
+        if v.default is not inspect.Parameter.empty
+    }
+    full = mod.TRAIN["full"]
+    return {
+        "trainer": "each estimator separately (variance: along an SF + RLOO run)",
+        "samples_per_step": "4 per digit (ARM / DisARM 2 pairs, REBAR 1, local expectation 1)",
+        "batch_size": defaults["batch"],
+        "optimizer": "Adam",
+        "learning_rate": defaults["lr"],
+        "lr_schedule": "constant",
+        "steps": full["steps"],
+        "checkpoint_every": f"{full['every']} (ELBO); variance snapshots "
+        + ", ".join(map(str, mod.STEPS_FULL)),
+        "n_reps": setting("vae_digits", "n_reps"),
+        "ema_decay": None,
+        "warmup_batches": mod.WARMUP,
+        "seeds": len(full["seeds"]),
+        "seed_root": mod.SEED,
+    }
+
+
+def training_hyperparameters() -> list[str]:
+    """Rows of the appendix's training table: one per training experiment, every key."""
+    rows = []
+    items = [(n, importlib.import_module(m).HYPERPARAMETERS) for n, m in _HP_MODULES.items()]
+    items.append(("vae_digits", _vae_hyperparameters()))
+    for name, hp in items:
+        cells = "; ".join(
+            f"{_HP_NAMES.get(k, _tex(k))} {_tex(v)}" for k, v in hp.items() if v is not None
+        )
+        breakable = _tex(name).replace("\\_", "\\_\\allowbreak{}")
+        rows.append(f"\\texttt{{{breakable}}} & {cells} \\\\")
     return rows
 
 
@@ -1186,6 +1483,8 @@ def main() -> None:
         rebar_relax,
         rl,
         sampling_bias,
+        fitted_beside_oracles,
+        seed_intervals,
         timings,
     ):
         section()
@@ -1205,7 +1504,7 @@ def main() -> None:
     head = [
         "% Generated by paper/make_numbers.py from results/*/meta.json: do not edit by hand.",
         "\\begin{longtable}{>{\\raggedright\\arraybackslash}p{2.6cm}"
-        ">{\\raggedright\\arraybackslash}p{4.4cm}>{\\raggedright\\arraybackslash}p{7.4cm}}",
+        ">{\\raggedright\\arraybackslash}p{7.0cm}>{\\raggedright\\arraybackslash}p{4.8cm}}",
         "\\caption{Settings per experiment (generated from \\texttt{results/*/meta.json}).}",
         "\\label{tab:hyper}\\\\",
         "\\toprule",
@@ -1219,6 +1518,26 @@ def main() -> None:
     ]
     tail = ["\\bottomrule", "\\end{longtable}"]
     (out / "hyperparameters.tex").write_text("\n".join(head + hyperparameters() + tail) + "\n")
+    thead = [
+        "% Generated by paper/make_numbers.py from the experiments' HYPERPARAMETERS dicts.",
+        "\\begin{longtable}{>{\\raggedright\\arraybackslash}p{2.6cm}"
+        ">{\\raggedright\\arraybackslash}p{12.2cm}}",
+        "\\caption{Training settings per experiment (generated from each training "
+        "experiment's \\texttt{HYPERPARAMETERS} dict; the VAE's from its module and "
+        "\\texttt{train\\_vae}).}",
+        "\\label{tab:hyper-train}\\\\",
+        "\\toprule",
+        "experiment & training settings \\\\",
+        "\\midrule",
+        "\\endfirsthead",
+        "\\toprule",
+        "experiment & training settings \\\\",
+        "\\midrule",
+        "\\endhead",
+    ]
+    (out / "training_hyperparameters.tex").write_text(
+        "\n".join(thead + training_hyperparameters() + tail) + "\n"
+    )
     print(path, f"({len(MACROS)} macros, {len(COMPARISONS)} comparisons)")
 
 
