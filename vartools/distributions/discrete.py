@@ -24,7 +24,7 @@ from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET
 from vartools.core.validation import as_finite_array, float_dtype
 from vartools.distributions._inverse_cdf import Guide
 from vartools.distributions._local import Evaluate, evaluate_stacked, replace_eval
-from vartools.distributions.budget import check_budget, check_power_budget
+from vartools.distributions.budget import check_power_budget
 from vartools.distributions.uniform_noise import UniformNoise
 
 __all__ = ["Bernoulli", "Categorical"]
@@ -42,11 +42,6 @@ def _softmax_vjp(y: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 #: REBAR's uniforms are clipped to [_REBAR_TINY, 1 - _REBAR_TINY] before their logs.
 _REBAR_TINY = 1e-12
-
-
-def _check_budget(count: float, budget: int, what: str) -> None:
-    """``check_budget`` (``vartools.distributions.budget``), kept for the JAX families."""
-    check_budget(count, budget, what)
 
 
 @dataclass(frozen=True, eq=False)

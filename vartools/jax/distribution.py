@@ -24,7 +24,8 @@ import numpy as np
 
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET, Distribution
 from vartools.core.validation import as_finite_array, check_positive_int, check_reps, check_rng
-from vartools.distributions.discrete import Bernoulli, Categorical, _check_budget
+from vartools.distributions.budget import check_budget
+from vartools.distributions.discrete import Bernoulli, Categorical
 from vartools.jax._compat import x64
 from vartools.jax.model import JaxModel
 from vartools.jax.noise import draw_noise, noise_from_uniform
@@ -336,7 +337,7 @@ class JaxDistribution(Distribution):
                 "this JAX model has no support to enumerate; pass support=... (every outcome, "
                 "shape (M, *event)) to vartools.jax.distribution for exact oracles"
             )
-        _check_budget(float(sx.shape[0]), budget, "the JAX model's support")
+        check_budget(float(sx.shape[0]), budget, "the JAX model's support")
         probs = np.exp(self.log_prob(sx[:, None]))[:, 0]
         total = float(probs.sum())
         if abs(total - 1.0) > 1e-6:
