@@ -28,8 +28,9 @@ from vartools.measure.blocks import (
     measure_blocks,
     warm_state,
 )
-from vartools.measure.executors import SharedOutput, forks, map_chunks, resolve_workers
+from vartools.measure.executors import forks, map_chunks, resolve_workers
 from vartools.measure.training import train
+from vartools.measure.workers import SharedOutput
 
 TIMING = {"time_per_estimate"}
 

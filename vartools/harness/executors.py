@@ -6,7 +6,7 @@ computed by ``vartools.harness.compute.compute_cell``, which workers import by t
 path. ``_EXECUTE`` maps the executor names of ``vartools.harness.runner.run_experiment`` to them.
 
 No orphans: the processes executor's workers exit as soon as the main process dies,
-even by SIGKILL (``vartools.measure.executors.exit_with_parent``, which
+even by SIGKILL (``vartools.measure.workers.exit_with_parent``, which
 ``measure_variance``'s process workers use too; the Dask client and local cluster come
 from the same module's ``dask_client``). The workers of the local Dask cluster (no
 ``scheduler`` given) are Dask's nanny processes, which end with the main process on
@@ -24,7 +24,8 @@ from typing import Any
 
 from vartools.harness.cells import CellTask
 from vartools.harness.compute import compute_cell
-from vartools.measure.executors import DASK_MISSING, dask_client, exit_with_parent
+from vartools.measure.executors import DASK_MISSING, dask_client
+from vartools.measure.workers import exit_with_parent
 
 __all__ = ["DASK_MISSING"]
 

@@ -40,7 +40,7 @@ from vartools.core.errors import (
 from vartools.core.problem import Problem
 from vartools.core.rng import generator
 from vartools.estimators.composed import Estimator
-from vartools.measure.executors import SharedOutput
+from vartools.measure.workers import SharedOutput
 from vartools.oracles import exact as exact_mod
 
 __all__ = [

@@ -6,14 +6,17 @@ executor, so the caller's numbers cannot depend on it. ``shared`` (the problems,
 estimators and their frozen states) is sent to each worker once, not with every chunk:
 
 - "serial": in this process.
-- "processes": a pool of ``workers`` local processes. On Linux the pool forks, so the
-  workers inherit ``shared`` without pickling it: problems whose objective is a
-  closure or a lambda work, and a worker starts in milliseconds (a forkserver or spawn
-  worker would re-import NumPy and vartools, about 0.5 s each, which is more than many
-  whole measurements). Elsewhere, and in a process that has loaded JAX (which must not
-  fork), the workers are spawned and ``shared`` is pickled: a problem that does not
-  pickle fails with an error that says so. Each worker runs its BLAS single-threaded,
-  so two workers do not oversubscribe two cores.
+- "processes": a pool of ``workers`` local processes. On Linux the workers are forked
+  (a forkserver or spawn worker would re-import NumPy and vartools, about 0.5 s each,
+  which is more than many whole measurements), and kept warm between calls
+  (``vartools.measure.pool``): each call sends ``shared`` to them by value with
+  cloudpickle, so closures and lambdas work, and the workers' copy of the program is
+  checked against the parent's before every call. A ``shared`` that cloudpickle cannot
+  send is inherited instead, by a pool forked for that call. Elsewhere, and in a
+  process that has loaded JAX (which must not fork), the workers are spawned and
+  ``shared`` is pickled: a problem that does not pickle fails with an error that says
+  so. Each worker runs its BLAS single-threaded, so two workers do not oversubscribe
+  two cores.
 - "dask": a Dask distributed cluster (``scheduler="tcp://HOST:PORT"``, or a local
   cluster on loopback); ``shared`` is scattered once to every worker (cloudpickle).
   Needs ``pip install 'vartools[dask]'``.
@@ -25,27 +28,30 @@ Example:
 
 from __future__ import annotations
 
-import mmap
 import multiprocessing as mp
 import os
 import pickle
 import sys
-import threading
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
-import numpy as np
+from vartools.measure.pool import PoolUnavailable, kept_pool
+from vartools.measure.workers import (
+    SharedOutput,
+    blas_controller,
+    exit_with_parent,
+    keep_heap,
+    limit_blas,
+)
 
 __all__ = [
     "DASK_MISSING",
     "EXECUTORS",
-    "SharedOutput",
     "chunk_mapper",
     "dask_client",
-    "exit_with_parent",
     "forks",
     "map_chunks",
     "resolve_workers",
@@ -72,41 +78,6 @@ def forks(executor: str) -> bool:
     return executor == "processes" and sys.platform.startswith("linux") and "jax" not in sys.modules
 
 
-class SharedOutput:
-    """Output arrays in anonymous shared memory, which forked workers write into.
-
-    Returning large arrays from a worker pickles them through a pipe, which on our
-    2-core test machine moved about 50-100 MB/s: 2 x 160 MB took 3.5-6.5 s, far more
-    than computing them. Memory mapped before the pool forks is shared instead: a
-    worker writes its rows in place and the parent reads them without a copy. Only for
-    executors that fork (``forks``); create it before the pool.
-
-    Args:
-        shapes: key -> the shape of that output array.
-        itemsize: bytes reserved per element (8: float64; a float32 array uses half).
-    """
-
-    def __init__(self, shapes: dict[Hashable, tuple[int, ...]], itemsize: int = 8) -> None:
-        self.shapes = dict(shapes)
-        self.itemsize = itemsize
-        self.offsets: dict[Hashable, int] = {}
-        total = 0
-        for key, shape in self.shapes.items():
-            self.offsets[key] = total
-            total += int(np.prod(shape, dtype=np.int64)) * itemsize
-        self.buffer = mmap.mmap(-1, max(total, 1))  # MAP_SHARED | MAP_ANONYMOUS
-
-    def array(self, key: Hashable, dtype: Any) -> np.ndarray:
-        """The output array ``key`` seen as ``dtype`` (a view of the shared memory)."""
-        dt = np.dtype(dtype)
-        if dt.itemsize > self.itemsize:
-            raise ValueError(
-                f"output {key!r} has dtype {dt} ({dt.itemsize} bytes), but "
-                f"{self.itemsize} bytes per element were reserved; pass itemsize={dt.itemsize}"
-            )
-        return np.ndarray(self.shapes[key], dtype=dt, buffer=self.buffer, offset=self.offsets[key])
-
-
 def resolve_workers(executor: str, workers: int | None) -> int:
     """The worker count: 1 for "serial", else ``workers`` or the CPU count.
 
@@ -129,74 +100,12 @@ def resolve_workers(executor: str, workers: int | None) -> int:
     return workers or os.cpu_count() or 1
 
 
-def exit_with_parent(lifeline: Connection) -> None:
-    """Worker initializer: exit at once when the main process dies (no orphans).
-
-    ``lifeline`` is the read end of a pipe whose only write end the main process holds.
-    When the main process ends in any way, SIGKILL included, the kernel closes that end
-    and a daemon thread here sees end-of-file and ends the worker with ``os._exit``;
-    polling the parent's pid would not do, since a forkserver's children have the
-    forkserver as parent, and it works alike under the spawn start method (macOS,
-    Windows), where ``prctl(PR_SET_PDEATHSIG)`` does not exist. Used by these executors
-    and by the runner's (``vartools.harness.executors``).
-    """
-
-    def watch() -> None:
-        try:
-            lifeline.recv_bytes()  # nothing is ever sent: returns only at end-of-file
-        except (EOFError, OSError):
-            pass
-        os._exit(1)
-
-    threading.Thread(target=watch, name="vartools-lifeline", daemon=True).start()
-
-
-def _blas_controller() -> Any:
-    """threadpoolctl's controller (None without threadpoolctl), found once in the parent.
-
-    Finding it is the slow part (it scans the loaded libraries); forked workers inherit it.
-    """
-    if "controller" not in _SHARED:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn and SciPy
-            _SHARED["controller"] = None
-        else:
-            _SHARED["controller"] = ThreadpoolController()
-    return _SHARED["controller"]
-
-
-def _keep_heap() -> None:
-    """Let glibc's malloc keep freed memory in the heap (a worker's own, short-lived).
-
-    By default arrays above a dynamic threshold get fresh pages from mmap at every
-    allocation and give them back when freed, so every seed block faults its arrays in
-    again. Measured on W1 at R = 20,000 (2 workers): 62,800 minor page faults in the
-    workers per call, 19,200 with these settings, and 12% less worker CPU time. The
-    parent process is left as it is.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 512 * 2**20)  # M_MMAP_THRESHOLD: no mmap below 512 MiB
-        libc.mallopt(-1, 1024 * 2**20)  # M_TRIM_THRESHOLD: keep up to 1 GiB of free heap
-    except (OSError, AttributeError):  # pragma: no cover - not glibc (musl): leave it
-        pass
-
-
 def _install(shared: Any, lifeline: Connection, keep_alive: Connection) -> None:
     keep_alive.close()  # a forked worker inherits the write end too: EOF needs it closed
     exit_with_parent(lifeline)
-    _keep_heap()
+    keep_heap()
     _SHARED["value"] = shared
-    controller = _SHARED.get("controller")
-    if controller is None:  # spawned: find the libraries here
-        controller = _blas_controller()
-    if controller is not None:  # one BLAS thread per worker: the workers share the cores
-        _SHARED["limits"] = controller.limit(limits=1, user_api="blas")
+    limit_blas()
 
 
 def _call(fn: Callable[[Any, Any], Any], chunk: Any) -> Any:
@@ -207,11 +116,27 @@ Mapper = Callable[[Callable[[Any, Any], Any], Sequence[Any]], list[Any]]
 
 
 @contextmanager
-def _processes(shared: Any, workers: int) -> Iterator[Mapper]:
+def _processes(shared: Any, workers: int, output: SharedOutput | None) -> Iterator[Mapper]:
+    if forks("processes"):
+        try:
+            with kept_pool(shared, workers, output) as run:
+                yield run
+            return
+        except PoolUnavailable:  # raised before anything ran: a pool of this call's own
+            pass
+    with _call_pool(shared, workers, output) as run:
+        yield run
+
+
+@contextmanager
+def _call_pool(shared: Any, workers: int, output: SharedOutput | None) -> Iterator[Mapper]:
+    """A pool for one call: forked (inheriting ``shared``) or spawned (pickling it)."""
     ctx: Any
     if forks("processes"):
         ctx = mp.get_context("fork")
-        _blas_controller()  # found before the fork, inherited by the workers
+        blas_controller()  # found before the fork, inherited by the workers
+        if output is not None:
+            output.own_buffer()  # mapped before the fork: shared with the workers
     else:  # spawn: macOS, Windows, or a process that has loaded JAX
         ctx = mp.get_context("spawn")
         try:
@@ -297,21 +222,30 @@ def chunk_mapper(
     executor: str = "serial",
     workers: int | None = None,
     scheduler: str | None = None,
+    output: SharedOutput | None = None,
 ) -> Iterator[Mapper]:
     """A ``run(fn, chunks)`` that maps ``fn(shared, c)`` over chunks, for several phases.
 
     The workers (and ``shared``) are set up once when the block is entered and serve
     every ``run`` inside it: ``measure_variance`` computes its seed blocks, then the
     statistics of those estimates, with one pool. Results come in the order of
-    ``chunks``. Arguments as in ``map_chunks``.
+    ``chunks``. Arguments as in ``map_chunks``; ``output`` (only where ``forks``) is the
+    ``SharedOutput`` inside ``shared`` that the workers write into: it is given memory
+    that they share for the duration of the block (its arrays are views of it, valid
+    only inside the block).
     """
     n = resolve_workers(executor, workers)
     if scheduler is not None and executor != "dask":
         raise ValueError(f"scheduler is for executor='dask' only, got executor={executor!r}")
+    if output is not None and not forks(executor):
+        raise ValueError(
+            f"output (shared memory) needs forked workers, which executor={executor!r} "
+            "does not have here (forks(executor) is False)"
+        )
     if executor == "serial":
         yield lambda fn, chunks: [fn(shared, c) for c in chunks]
     elif executor == "processes":
-        with _processes(shared, n) as run:
+        with _processes(shared, n, output) as run:
             yield run
     else:
         with _dask(shared, n, scheduler) as run:
@@ -330,7 +264,7 @@ def map_chunks(
     """``[fn(shared, c) for c in chunks]``, computed by ``executor`` (results in chunk order).
 
     Args:
-        fn: a module-level function (workers import it by name).
+        fn: the function (a module-level one for spawned workers and Dask).
         shared: what every call needs (sent once per worker).
         chunks: the work items (small, picklable).
         executor: "serial", "processes" or "dask".

@@ -48,10 +48,11 @@ from vartools.measure.blocks import (
     run_chunk,
     warm_state,
 )
-from vartools.measure.executors import SharedOutput, chunk_mapper, forks, resolve_workers
+from vartools.measure.executors import chunk_mapper, forks, resolve_workers
 from vartools.measure.rows import aggregate_groups, block_ranges, reduce_kind, rows_mode
 from vartools.measure.schema import bias_flags
 from vartools.measure.statistics import influence, paired_ratio, replicate_stats, z_value
+from vartools.measure.workers import SharedOutput
 
 __all__ = [
     "COLUMNS",
@@ -411,7 +412,7 @@ def measure_variance(
     ref = names.index(reference) if reference is not None else 0
     # serial: one chunk per (problem, n); in parallel, two chunks per worker and (problem,
     # n) keep every worker busy. The chunking never changes a number, only who computes it.
-    spans = block_spans(n_blocks, 1 if n_workers == 1 else 2 * n_workers)
+    spans = block_spans(n_blocks, 1 if n_workers == 1 else 4 * n_workers)
     tasks = [(i, n, lo, hi) for i in range(len(problems)) for n in ns for lo, hi in spans]
     shm = None
     if forks(executor):  # the workers write the estimates into shared memory: no pickling
@@ -433,7 +434,9 @@ def measure_variance(
             for prob in problems
         ],
     )
-    with chunk_mapper(plan, executor=executor, workers=workers, scheduler=scheduler) as run:
+    with chunk_mapper(
+        plan, executor=executor, workers=workers, scheduler=scheduler, output=shm
+    ) as run:
         runs = run(_blocks_task, tasks)
         # the statistics: in the workers when they see the estimates (shared memory),
         # column chunk by column chunk, else below in this process (the same numbers)
@@ -470,10 +473,15 @@ def measure_variance(
     for i, prob in enumerate(problems):
         for n in ns:
             mine = [run for task, run in zip(tasks, runs, strict=True) if task[:2] == (i, n)]
+            # with shared memory the workers computed the statistics (``stats``), and
+            # ``summarize`` needs only the replicate count and dtype: a zero of that
+            # dtype broadcast to (R, p) (no memory; the shared memory is the pool's)
             estimates = {
                 name: _join([run.estimates[j] for run in mine])
                 if shm is None
-                else shm.array((i, n, j), mine[0].estimates[j].dtype)
+                else np.broadcast_to(
+                    np.zeros((), mine[0].estimates[j].dtype), (n_reps, prob.dist.n_params)
+                )
                 for j, name in enumerate(names)
             }
             secs = {name: sum(run.seconds[j] for run in mine) for j, name in enumerate(names)}
