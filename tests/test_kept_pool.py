@@ -86,7 +86,7 @@ def test_the_pool_is_kept_between_calls_and_closed_on_request():
     assert len(first) == 2
     assert _pids() == first  # the same two workers: no fork
     pool.shutdown_workers()
-    assert pool._STATE["pool"] is None
+    assert 2 not in pool._POOLS
     assert _pids().isdisjoint(first)  # a new pool
 
 
@@ -177,7 +177,7 @@ def test_an_error_in_a_worker_propagates_and_discards_the_pool():
             executor="processes",
             workers=2,
         )
-    assert pool._STATE["pool"] is None  # discarded: none of its chunks can write later
+    assert 2 not in pool._POOLS  # discarded: none of its chunks can write later
     good = vt.Problem("good", vt.Bernoulli(np.array([0.3, -1.0])), lambda b: b.sum(-1) ** 2)
     _same(_measure(good), _measure(good, executor="processes", workers=2))
     assert _pids().isdisjoint(before)
@@ -210,7 +210,7 @@ def test_a_pool_that_grew_past_keep_bytes_is_closed_after_its_call(monkeypatch):
     monkeypatch.setattr(pool, "KEEP_BYTES", 1024)  # any arena is larger
     prob = vt.Problem("big", vt.Bernoulli(np.array([0.3, -1.0])), lambda b: b.sum(-1) ** 2)
     _same(_measure(prob), _measure(prob, executor="processes", workers=2))
-    assert pool._STATE["pool"] is None
+    assert 2 not in pool._POOLS
 
 
 def test_estimates_written_before_a_refork_are_carried_to_the_new_arena(on_path):

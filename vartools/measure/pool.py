@@ -3,8 +3,9 @@
 Why it lives on: a pool forked afresh at every call starts cold. Its workers fault in
 their heaps, and while two of them do it at once they ran W1's first seed blocks at
 about half speed. That alone held W1 (a half-second call) at 1.0-1.3x on two processes.
-Warm workers ran the same blocks in 0.25 s against 0.52 s serial (benchmarks/README.md).
-So the first ``executor="processes"`` call forks the workers, and later calls reuse them.
+Warm workers ran the same blocks in 0.25 s against 0.52 s serial
+(docs/readme/performance.md). So the first ``executor="processes"`` call forks the
+workers, and later calls reuse them. One pool is kept per worker count.
 
 Definitions by value, never stale. A worker forked earlier does not hold the objects
 of a later call. Each call therefore sends its shared value (problems, estimators,
@@ -31,7 +32,7 @@ The estimates go through shared memory, not pipes. The pool owns an anonymous
 its pickled value are laid out in it, and a worker writes its rows in place. A call
 that needs more than the arena holds replaces the pool with a larger one. A pool whose
 arena grew past ``KEEP_BYTES`` is closed at the end of its call, so the pages of one
-large measurement are not held afterwards. ``shutdown_workers()`` closes the pool
+large measurement are not held afterwards. ``shutdown_workers()`` closes the pools
 explicitly; interpreter exit closes it too, and the workers end with the main process
 in any case (``vartools.measure.workers.exit_with_parent``).
 
@@ -252,19 +253,21 @@ class _Pool:
         self._lifeline.close()
 
 
-_STATE: dict[str, _Pool | None] = {"pool": None}
+_POOLS: dict[int, _Pool] = {}  # worker count -> its kept pool
 _LOCK = threading.Lock()
 _TOKENS = itertools.count(1)
 
 
 def shutdown_workers() -> None:
-    """Close the worker pool that ``measure_variance`` keeps (if any) and free its memory.
+    """Close the worker pools that ``measure_variance`` keeps (if any) and free their memory.
 
-    The next ``executor="processes"`` call forks a new one. Runs at interpreter exit too.
+    One pool is kept per worker count. The next ``executor="processes"`` call forks a
+    new one. Runs at interpreter exit too.
     """
     with _LOCK:
-        pool, _STATE["pool"] = _STATE["pool"], None
-        if pool is not None:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+        for pool in pools:
             pool.close()
 
 
@@ -281,7 +284,8 @@ def _arena_size(needed: int) -> int:
 def _drop(pool: _Pool | None, *, kill: bool = False) -> None:
     if pool is not None:
         pool.kill() if kill else pool.close()
-    _STATE["pool"] = None
+        if _POOLS.get(pool.workers) is pool:
+            del _POOLS[pool.workers]
 
 
 Mapper = Callable[[Callable[[Any, Any], Any], Sequence[Any]], list[Any]]
@@ -305,8 +309,8 @@ def kept_pool(shared: Any, workers: int, output: SharedOutput | None = None) -> 
         raise PoolUnavailable("the kept pool is busy with another call")
     try:
         value, packages = _dumps(shared)
-        if _STATE["pool"] is not None:
-            _STATE["pool"].checked = set()  # check every package again in this call
+        if workers in _POOLS:
+            _POOLS[workers].checked = set()  # check every package again in this call
         lo = -(-(0 if output is None else output.nbytes) // 64) * 64
         where = (lo, lo + len(value))
         sent: set[str] = set(packages)
@@ -316,19 +320,13 @@ def kept_pool(shared: Any, workers: int, output: SharedOutput | None = None) -> 
             """A pool holding this call's value, whose program is current for ``sent``."""
             if mine and mine[-1].current(sent):
                 return mine[-1]
-            pool = _STATE["pool"]
-            if (
-                pool is None
-                or pool in mine
-                or pool.workers != workers
-                or len(pool.arena) < where[1]
-                or not pool.current(sent)
-            ):
+            pool = _POOLS.get(workers)
+            if pool is None or pool in mine or len(pool.arena) < where[1] or not pool.current(sent):
                 new = _Pool(workers, _arena_size(where[1]))
                 if mine and output is not None:
                     new.arena[:lo] = mine[-1].arena[:lo]  # the estimates of earlier runs
                 _drop(pool)
-                _STATE["pool"] = pool = new
+                _POOLS[workers] = pool = new
             pool.arena[where[0] : where[1]] = value
             if output is not None:
                 output.bind(pool.arena)
@@ -351,12 +349,12 @@ def kept_pool(shared: Any, workers: int, output: SharedOutput | None = None) -> 
             ready()
             yield run
         except BaseException:
-            _drop(_STATE["pool"], kill=True)
+            _drop(_POOLS.get(workers), kill=True)
             raise
         finally:
             if output is not None:
                 output.buffer = None
-            pool = _STATE["pool"]
+            pool = _POOLS.get(workers)
             if pool is not None and len(pool.arena) > KEEP_BYTES:
                 _drop(pool)
     finally:

@@ -33,6 +33,9 @@ from scipy import stats
 __all__ = [
     "Influence",
     "aggregate_stats",
+    "GroupPart",
+    "chunk_partials",
+    "finish_groups",
     "group_aggregates",
     "influence",
     "paired_ratio",
@@ -260,30 +263,92 @@ def group_aggregates(
         "variance_lo", "variance_hi"}, and with ``ref`` the "mean" entry also holds
         "ratio", "ratio_lo", "ratio_hi".
     """
-    z = z_value(confidence)
     r, p = e.shape
     width = max(1, chunk_elements // max(r, 1))
+    parts = []
+    for c0 in range(0, p, width):
+        c1 = min(p, c0 + width)
+        infl = influence(np.asarray(e[:, c0:c1], dtype=np.float64))
+        iref = None if ref is None else influence(np.asarray(ref[:, c0:c1], dtype=np.float64))
+        parts.append(chunk_partials(infl, iref, c0, groups))
+    return finish_groups(parts, groups, r, with_ref=ref is not None, confidence=confidence)
+
+
+class GroupPart(NamedTuple):
+    """One column chunk's share of a group's aggregate (``chunk_partials``).
+
+    Attributes:
+        v: the sum of the chunk's variances in the group. psi: (R,) the row sums of their
+            influence. vmax, semax: the largest variance there and its standard error.
+        vref, pref: the same sums for the reference estimator (0.0 and None without one).
+    """
+
+    v: Any
+    psi: np.ndarray
+    vmax: Any
+    semax: Any
+    vref: Any
+    pref: np.ndarray | None
+
+
+def chunk_partials(
+    infl: Influence, iref: Influence | None, c0: int, groups: list[tuple[int, int]]
+) -> list[GroupPart | None]:
+    """The shares of the column chunk starting at ``c0`` in each group (None: not in it).
+
+    ``infl`` (and ``iref`` for the reference) is the float64 influence of the chunk's
+    columns. ``finish_groups`` adds the shares of all chunks in chunk order, which are
+    the sums ``group_aggregates`` accumulates, in the same order: the chunks can be
+    computed anywhere (worker processes) and give the same numbers, bit for bit.
+    """
+    _, var, psi = infl
+    r, width = psi.shape
+    c1 = c0 + width
+    out: list[GroupPart | None] = []
+    for g0, g1 in groups:
+        lo, hi = max(g0, c0) - c0, min(g1, c1) - c0
+        if lo >= hi:
+            out.append(None)
+            continue
+        j = lo + int(np.argmax(var[lo:hi]))
+        out.append(
+            GroupPart(
+                var[lo:hi].sum(),
+                psi[:, lo:hi].sum(axis=1),
+                var[j],
+                psi[:, j].std(ddof=1) / np.sqrt(r),
+                0.0 if iref is None else iref.var[lo:hi].sum(),
+                None if iref is None else iref.psi[:, lo:hi].sum(axis=1),
+            )
+        )
+    return out
+
+
+def finish_groups(
+    parts: list[list[GroupPart | None]],
+    groups: list[tuple[int, int]],
+    r: int,
+    *,
+    with_ref: bool,
+    confidence: float = 0.95,
+) -> list[dict[str, dict[str, float]]]:
+    """``group_aggregates``'s result from the ``chunk_partials`` of every chunk, in order."""
+    z = z_value(confidence)
     ng = len(groups)
     v_sum, vref_sum = np.zeros(ng), np.zeros(ng)
     psi_sum, pref_sum = np.zeros((ng, r)), np.zeros((ng, r))
     vmax, semax = np.full(ng, -np.inf), np.zeros(ng)
-    for c0 in range(0, p, width):
-        c1 = min(p, c0 + width)
-        _, var, psi = influence(np.asarray(e[:, c0:c1], dtype=np.float64))
-        if ref is not None:
-            _, vref, pref = influence(np.asarray(ref[:, c0:c1], dtype=np.float64))
-        for g, (g0, g1) in enumerate(groups):
-            lo, hi = max(g0, c0) - c0, min(g1, c1) - c0
-            if lo >= hi:
+    for chunk in parts:
+        for g, part in enumerate(chunk):
+            if part is None:
                 continue
-            v_sum[g] += var[lo:hi].sum()
-            psi_sum[g] += psi[:, lo:hi].sum(axis=1)
-            j = lo + int(np.argmax(var[lo:hi]))
-            if var[j] > vmax[g]:
-                vmax[g], semax[g] = var[j], psi[:, j].std(ddof=1) / np.sqrt(r)
-            if ref is not None:
-                vref_sum[g] += vref[lo:hi].sum()
-                pref_sum[g] += pref[:, lo:hi].sum(axis=1)
+            v_sum[g] += part.v
+            psi_sum[g] += part.psi
+            if part.vmax > vmax[g]:
+                vmax[g], semax[g] = part.vmax, part.semax
+            if with_ref:
+                vref_sum[g] += part.vref
+                pref_sum[g] += part.pref
     out = []
     for g, (g0, g1) in enumerate(groups):
         res: dict[str, dict[str, float]] = {}
@@ -300,7 +365,7 @@ def group_aggregates(
                 "variance_lo": float(lo_),
                 "variance_hi": float(hi_),
             }
-        if ref is not None:
+        if with_ref:
             va, vb = v_sum[g] / size, vref_sum[g] / size
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = float(va / vb)

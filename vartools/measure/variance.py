@@ -37,7 +37,6 @@ from vartools.core.problem import Problem
 from vartools.core.rng import resolve_seed
 from vartools.core.validation import as_finite_array, check_positive_int, short_repr
 from vartools.estimators.composed import Estimator
-from vartools.measure import statistics
 from vartools.measure.blocks import (
     DEFAULT_BLOCK_SIZE,
     BlockPlan,
@@ -48,17 +47,17 @@ from vartools.measure.blocks import (
     run_chunk,
     warm_state,
 )
+from vartools.measure.column_stats import chunk_stats, coordinate_spans, join_chunks
 from vartools.measure.executors import chunk_mapper, forks, resolve_workers
-from vartools.measure.rows import aggregate_groups, block_ranges, reduce_kind, rows_mode
+from vartools.measure.rows import block_ranges, reduce_kind, rows_mode
 from vartools.measure.schema import bias_flags
-from vartools.measure.statistics import influence, paired_ratio, replicate_stats, z_value
+from vartools.measure.statistics import z_value
 from vartools.measure.workers import SharedOutput
 
 __all__ = [
     "COLUMNS",
     "MIN_REPS",
     "SmallRepsWarning",
-    "coordinate_stats",
     "measure_variance",
     "summarize",
 ]
@@ -118,76 +117,6 @@ _STAT_COLUMNS = (
 )
 
 
-def _coordinate_chunk(
-    e: np.ndarray, e_ref: np.ndarray, truth: np.ndarray | None, *, confidence: float, same: bool
-) -> dict[str, np.ndarray]:
-    """``replicate_stats`` and ``paired_ratio`` of some columns, sharing their influence."""
-    e64 = np.asarray(e, dtype=np.float64)
-    infl = influence(e64)
-    st = replicate_stats(e64, truth, confidence=confidence, moments=infl)
-    ia = infl if e.dtype == np.float64 else None  # paired_ratio works in e's own dtype
-    ib = ia if same else None
-    st["ratio"], st["ratio_lo"], st["ratio_hi"] = paired_ratio(
-        e, e_ref, confidence=confidence, moments=(ia, ib)
-    )
-    return st
-
-
-def coordinate_spans(r: int, p: int) -> list[tuple[int, int]]:
-    """The column chunks (start, stop) of ``coordinate_stats`` for replicates (r, p)."""
-    width = max(1, statistics.STATS_ELEMENTS // max(r, 1))
-    return [(c, min(p, c + width)) for c in range(0, p, width)]
-
-
-def coordinate_chunk(
-    e: np.ndarray,
-    e_ref: np.ndarray,
-    truth: np.ndarray | None,
-    span: tuple[int, int],
-    *,
-    confidence: float,
-    same: bool,
-) -> dict[str, np.ndarray]:
-    """The per-coordinate statistics of the columns ``span`` (one of ``coordinate_spans``)."""
-    c0, c1 = span
-    if (c0, c1) != (0, e.shape[1]):
-        e, e_ref = e[:, c0:c1], e_ref[:, c0:c1]
-        truth = None if truth is None else truth[c0:c1]
-    return _coordinate_chunk(e, e_ref, truth, confidence=confidence, same=same)
-
-
-def coordinate_stats(
-    e: np.ndarray,
-    e_ref: np.ndarray,
-    truth: np.ndarray | None,
-    *,
-    confidence: float = 0.95,
-    same: bool = False,
-) -> dict[str, np.ndarray]:
-    """Per-coordinate statistics of replicates ``e`` (R, p) and their ratio to ``e_ref``.
-
-    ``replicate_stats`` plus the paired variance ratio against ``e_ref`` ("ratio",
-    "ratio_lo", "ratio_hi").
-
-    Computed over the column chunks ``coordinate_spans`` (bounded memory); each chunk's
-    influence is computed once and serves both statistics (``same``: ``e_ref`` is ``e``).
-    The chunks are the unit of parallel work too: workers computing some of them give
-    the same numbers, bit for bit.
-    """
-    parts = [
-        coordinate_chunk(e, e_ref, truth, span, confidence=confidence, same=same)
-        for span in coordinate_spans(*e.shape)
-    ]
-    return join_columns(parts)
-
-
-def join_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The per-coordinate statistics of consecutive column chunks, joined."""
-    if len(parts) == 1:
-        return parts[0]
-    return {k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
-
-
 def summarize(
     problem: Problem,
     estimators: Sequence[Estimator],
@@ -211,8 +140,9 @@ def summarize(
     coordinate the block's name), "all" (both), or "auto" (default: "coordinates" up to
     ``MAX_COORDINATE_ROWS`` coordinates, else "blocks"; ``vartools.measure.rows``).
     Statistics of many coordinates are computed over chunks of columns, in bounded memory.
-    ``precomputed``: estimator name -> (``coordinate_stats``, ``aggregate_groups``) of its
-    estimates, when workers computed them already (the same functions, the same numbers).
+    ``precomputed``: estimator name -> (per-coordinate statistics, aggregate groups) of
+    its estimates (``column_stats.join_chunks``), when workers computed them already (the
+    same functions, the same numbers).
     """
     p = problem.dist.n_params
     mode = rows_mode(rows, p)
@@ -228,8 +158,13 @@ def summarize(
         if precomputed is not None:
             st, groups = precomputed[est.name]
         else:
-            st = coordinate_stats(e, e_ref, truth, confidence=confidence, same=est.name == ref)
-            groups = aggregate_groups(e, e_ref, blocks, confidence=confidence)
+            parts = [
+                chunk_stats(
+                    e, e_ref, truth, span, blocks, confidence=confidence, same=est.name == ref
+                )
+                for span in coordinate_spans(r, p)
+            ]
+            st, groups = join_chunks(parts, r, p, blocks, confidence=confidence)
         ratio, rlo, rhi = st["ratio"], st["ratio_lo"], st["ratio_hi"]
         exact_v = (exact_variances or {}).get(est.name, np.full(p, np.nan))
         # A detected bias (|bias| > z SE + a rounding tolerance, z = 5 corrected for p
@@ -450,20 +385,25 @@ def measure_variance(
                 for n in ns:
                     for j in range(len(estimators)):
                         dt = (dtypes[(i, n)][j], dtypes[(i, n)][ref])
-                        jobs.append(("groups", i, n, j, dt))
                         jobs += [
-                            ("columns", i, n, j, dt, span)
+                            (i, n, j, dt, span)
                             for span in coordinate_spans(n_reps, prob.dist.n_params)
                         ]
             done = run(_stats_task, jobs)
-            for i in range(len(problems)):
+            for i, prob in enumerate(problems):
                 for n in ns:
                     stats[(i, n)] = {}
                     for j, name in enumerate(names):
                         mine = [
-                            r for job, r in zip(jobs, done, strict=True) if job[1:4] == (i, n, j)
+                            r for job, r in zip(jobs, done, strict=True) if job[:3] == (i, n, j)
                         ]
-                        stats[(i, n)][name] = (join_columns(mine[1:]), mine[0])
+                        stats[(i, n)][name] = join_chunks(
+                            mine,
+                            n_reps,
+                            prob.dist.n_params,
+                            plan.groups[i],
+                            confidence=confidence,
+                        )
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -554,18 +494,19 @@ def _blocks_task(plan: _Plan, chunk: tuple[int, int, int, int]) -> Any:
 
 
 def _stats_task(plan: _Plan, job: tuple[Any, ...]) -> Any:
-    """The statistics of estimator j at (problem i, n), from the shared estimates.
-
-    Its aggregate groups ("groups") or the coordinates of one column chunk ("columns").
-    """
-    kind, i, n, j, (dt, dt_ref) = job[:5]
+    """One column span's ``chunk_stats`` of estimator j at (problem i, n), from shared memory."""
+    i, n, j, (dt, dt_ref), span = job
     out = plan.blocks.out
     assert out is not None  # only the forked workers, which see the shared output
     e, e_ref = out.array((i, n, j), dt), out.array((i, n, plan.ref), dt_ref)
-    if kind == "groups":
-        return aggregate_groups(e, e_ref, plan.groups[i], confidence=plan.confidence)
-    return coordinate_chunk(
-        e, e_ref, plan.truths[i], job[5], confidence=plan.confidence, same=j == plan.ref
+    return chunk_stats(
+        e,
+        e_ref,
+        plan.truths[i],
+        span,
+        plan.groups[i],
+        confidence=plan.confidence,
+        same=j == plan.ref,
     )
 
 
