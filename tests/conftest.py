@@ -8,6 +8,8 @@ use enumeration or quadrature and ``ATOL``.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import numpy as np
@@ -119,3 +121,22 @@ __all__ = [
     "central_difference",
     "normal_problem",
 ]
+
+
+def in_fresh_interpreter(module_file: str, test: str) -> bool:
+    """Run ``test`` of ``module_file`` in a new interpreter when this one has loaded JAX.
+
+    The processes executor forks only while JAX is not loaded (forking JAX's threads can
+    deadlock) and spawns otherwise; once another test has imported JAX, a test of the
+    fork path runs in a fresh process. Returns whether it did (and asserts it passed).
+    """
+    if "jax" not in sys.modules:
+        return False
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{module_file}::{test}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    return True

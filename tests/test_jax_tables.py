@@ -12,7 +12,7 @@ import jax_models as jm  # noqa: E402
 
 import vartools as vt  # noqa: E402
 from vartools.measure import rows as variance_rows  # noqa: E402
-from vartools.measure import statistics, variance
+from vartools.measure import statistics, summary
 from vartools.measure.blocks import run_block
 from vartools.measure.statistics import aggregate_stats, paired_ratio  # noqa: E402
 
@@ -88,7 +88,7 @@ def test_block_ratio_and_ci_equal_the_whole_model_formulas_on_the_block():
     est, ref = rng_est["sf+loo"], rng_est["sf"]
     want = aggregate_stats(est[:, b0:b1])
     want_ratio = paired_ratio(est[:, b0:b1], ref[:, b0:b1], reduce="mean")
-    table = variance.summarize(
+    table = summary.summarize(
         prob,
         ESTS,
         4,
@@ -110,7 +110,7 @@ def test_column_chunked_statistics_equal_the_unchunked_ones(monkeypatch):
     whole = _table("all")
     monkeypatch.setattr(statistics, "STATS_ELEMENTS", 300 * 7)  # chunks of 7 columns
     chunked = _table("all")
-    num = [c for c in variance.COLUMNS if c not in ("time_per_estimate", "efficiency")]
+    num = [c for c in summary.COLUMNS if c not in ("time_per_estimate", "efficiency")]
     num = [c for c in num if pd.api.types.is_float_dtype(whole[c])]
     np.testing.assert_allclose(
         chunked[num].to_numpy(float), whole[num].to_numpy(float), rtol=1e-10, atol=1e-15

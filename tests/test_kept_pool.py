@@ -12,7 +12,6 @@ leave no pool behind that could write into the next call's memory.
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+from conftest import in_fresh_interpreter
 
 import vartools as vt
 from vartools.measure import pool
@@ -32,17 +32,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _in_fresh_interpreter(test: str) -> bool:
-    """Run ``test`` in a new interpreter when this one has loaded JAX (which must not fork)."""
-    if "jax" not in sys.modules:
-        return False
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{test}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    return True
+    return in_fresh_interpreter(__file__, test)
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -59,9 +49,14 @@ def _measure(prob: vt.Problem, **kw) -> pd.DataFrame:
 
 
 def _pids() -> set[int]:
-    """The kept pool's worker pids (forked by a small call if there is no pool)."""
+    """The kept pool's worker pids (forked by a small call if there is no pool).
+
+    The forked children of this process: same command line (a forkserver or a Dask
+    worker that another test left running has its own).
+    """
     assert map_chunks(lambda s, c: s + c, 1, [1, 2], executor="processes", workers=2) == [2, 3]
-    return {c.pid for c in psutil.Process().children() if c.is_running()}
+    me = psutil.Process()
+    return {c.pid for c in me.children() if c.is_running() and c.cmdline() == me.cmdline()}
 
 
 def _module(tmp_path: Path, name: str, source: str):

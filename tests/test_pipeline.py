@@ -6,13 +6,12 @@ executor, worker count or chunking computes the seed blocks.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import bern_problem, cat_problem
+from conftest import bern_problem, cat_problem, in_fresh_interpreter
 
 import vartools as vt
 from vartools.catalogue import sbn
@@ -81,28 +80,10 @@ def _measure_all(**kw) -> pd.DataFrame:
 def _ran_in_a_fresh_interpreter(test_name: str) -> bool:
     """Run this module's ``test_name`` in a new interpreter when this one has loaded JAX.
 
-    The processes executor forks only while JAX is not loaded (forking JAX's threads can
-    deadlock) and spawns otherwise, and a spawned worker cannot receive the closure
-    problem of ``_measure_all``: the fork path is tested where it is taken.
+    A spawned worker cannot receive the closure problem of ``_measure_all`` by pickle:
+    the fork path is tested where it is taken (``conftest.in_fresh_interpreter``).
     """
-    if "jax" not in sys.modules:
-        return False
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"{__file__}::{test_name}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    return True
+    return in_fresh_interpreter(__file__, test_name)
 
 
 def test_processes_give_the_serial_numbers_bit_for_bit():

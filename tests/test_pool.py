@@ -1,10 +1,11 @@
 """measure_variance's worker processes: the same numbers as serial, fresh definitions, no orphans.
 
-The processes executor forks its workers at each call (``vartools.measure.executors``), so
-they compute with exactly the definitions the parent holds at that moment: a redefined
-f is never served stale. One pool per call computes the seed blocks and then the
-statistics (column chunks and aggregate groups) from the shared estimates; every table
-must equal the serial one bit for bit in every column but the timing.
+The processes executor keeps its forked workers between calls and sends each call's
+definitions by value, after checking the workers' copy of the program against the
+parent's (``vartools.measure.pool``; more cases in tests/test_kept_pool.py). So a
+redefined f is never served stale. One pool computes the seed blocks and then the
+statistics (column spans) from the shared estimates. Every table must equal the
+serial one bit for bit in every column but the timing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
+from conftest import in_fresh_interpreter
 
 import vartools as vt
 from vartools.measure import statistics
@@ -33,21 +35,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def _in_fresh_interpreter(test: str) -> bool:
-    """Run ``test`` of this module in a new interpreter when this one has loaded JAX.
-
-    The processes executor forks only while JAX is not loaded; once another test has
-    imported it, the fork path is tested in a fresh process (as tests/test_pipeline.py).
-    """
-    if "jax" not in sys.modules:
-        return False
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{test}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    return True
+    return in_fresh_interpreter(__file__, test)
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -17,7 +17,7 @@ import vartools as vt
 from vartools.core import rng as rng_mod
 from vartools.measure.blocks import run_block, warm_state
 from vartools.measure.statistics import replicate_stats
-from vartools.measure.variance import COLUMNS
+from vartools.measure.summary import COLUMNS
 from vartools.oracles import exact
 
 B_CONST = 1.0

@@ -27,7 +27,7 @@ from vartools.estimators.composed import Estimator
 from vartools.harness.cells import CellKey
 from vartools.harness.experiment import Experiment, n_blocks
 from vartools.harness.storage import atomic_write_bytes
-from vartools.measure.variance import COLUMNS, summarize
+from vartools.measure.summary import COLUMNS, summarize
 
 __all__ = ["MAX_THETA_COLUMNS"]
 
