@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+import types
 from pathlib import Path
 
 import numpy as np
@@ -235,3 +236,23 @@ def test_estimates_written_before_a_refork_are_carried_to_the_new_arena(on_path)
         )
         rows = run(reader.read, [0, 1, 2])
     assert [r.tolist() for r in rows] == [[1.0] * 3, [2.0] * 3, [0.0] * 3]
+
+
+def test_spawned_workers_receive_closures_by_cloudpickle(monkeypatch):
+    """Where the workers are spawned (a process that has loaded JAX; macOS, Windows), the
+    problems go by cloudpickle too: a closure f works, with the serial numbers."""
+    monkeypatch.setitem(sys.modules, "jax", sys.modules.get("jax") or types.ModuleType("jax"))
+    shift = 0.35
+    prob = vt.Problem(
+        "spawned", vt.Bernoulli(np.array([0.3, -1.0])), lambda b: ((b - shift) ** 2).sum(-1)
+    )
+    _same(_measure(prob), _measure(prob, executor="processes", workers=2))
+    lock = threading.Lock()
+
+    def held(b):
+        with lock:
+            return b.sum(-1)
+
+    locked = vt.Problem("locked", vt.Bernoulli(np.array([0.3])), held)
+    with pytest.raises(TypeError, match="do not pickle.*executor='serial'"):
+        _measure(locked, executor="processes", workers=2)

@@ -14,8 +14,8 @@ estimators and their frozen states) is sent to each worker once, not with every 
   checked against the parent's before every call. A ``shared`` that cloudpickle cannot
   send is inherited instead, by a pool forked for that call. Elsewhere, and in a
   process that has loaded JAX (which must not fork), the workers are spawned and
-  ``shared`` is pickled: a problem that does not pickle fails with an error that says
-  so. Each worker runs its BLAS single-threaded, so two workers do not oversubscribe
+  ``shared`` is sent by cloudpickle too: a problem that does not pickle fails with an
+  error that says so. Each worker runs its BLAS single-threaded, so two workers do not oversubscribe
   two cores.
 - "dask": a Dask distributed cluster (``scheduler="tcp://HOST:PORT"``, or a local
   cluster on loopback); ``shared`` is scattered once to every worker (cloudpickle).
@@ -36,7 +36,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
+
+import cloudpickle
 
 from vartools.measure.pool import PoolUnavailable, kept_pool
 from vartools.measure.workers import (
@@ -100,11 +102,17 @@ def resolve_workers(executor: str, workers: int | None) -> int:
     return workers or os.cpu_count() or 1
 
 
+class _Pickled(NamedTuple):
+    """``shared`` pickled by cloudpickle, for spawned workers (which unpickle it once)."""
+
+    data: bytes
+
+
 def _install(shared: Any, lifeline: Connection, keep_alive: Connection) -> None:
     keep_alive.close()  # a forked worker inherits the write end too: EOF needs it closed
     exit_with_parent(lifeline)
     keep_heap()
-    _SHARED["value"] = shared
+    _SHARED["value"] = pickle.loads(shared.data) if isinstance(shared, _Pickled) else shared
     limit_blas()
 
 
@@ -139,14 +147,14 @@ def _call_pool(shared: Any, workers: int, output: SharedOutput | None) -> Iterat
             output.own_buffer()  # mapped before the fork: shared with the workers
     else:  # spawn: macOS, Windows, or a process that has loaded JAX
         ctx = mp.get_context("spawn")
-        try:
-            pickle.dumps(shared)
+        try:  # by value: closures and lambdas as f work here too
+            shared = _Pickled(cloudpickle.dumps(shared))
         except Exception as exc:
             raise TypeError(
                 "executor='processes' here (not Linux, or JAX loaded) sends the problems and "
-                "estimators to spawned workers by pickle, and they do not pickle (a lambda or "
-                "closure as f?): "
-                "define them at module level, or use executor='dask' (cloudpickle)"
+                "estimators to spawned workers with cloudpickle, and they do not pickle "
+                f"({type(exc).__name__}: {exc}; an f holding a lock, an open file or a "
+                "generator?): keep such objects out of them, or use executor='serial'"
             ) from exc
     lifeline, keep_alive = ctx.Pipe(duplex=False)
     pool = ProcessPoolExecutor(
