@@ -188,8 +188,9 @@ def measure_variance(
     truths = [_resolve_truth(prob, truth) for prob in problems]
     _check_small_reps(n_reps, allow_small_reps)  # after the other arguments' errors
     ref = names.index(reference) if reference is not None else 0
-    # serial: one chunk per (problem, n); in parallel, two chunks per worker and (problem,
-    # n) keep every worker busy. The chunking never changes a number, only who computes it.
+    # serial: one chunk per (problem, n); in parallel, four chunks per worker and (problem,
+    # n), handed out as workers free up, keep every worker busy. The chunking never changes
+    # a number, only who computes it.
     spans = block_spans(n_blocks, 1 if n_workers == 1 else 4 * n_workers)
     tasks = [(i, n, lo, hi) for i in range(len(problems)) for n in ns for lo, hi in spans]
     shm = None
