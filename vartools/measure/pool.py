@@ -322,11 +322,13 @@ def kept_pool(shared: Any, workers: int, output: SharedOutput | None = None) -> 
                 return mine[-1]
             pool = _POOLS.get(workers)
             if pool is None or pool in mine or len(pool.arena) < where[1] or not pool.current(sent):
-                new = _Pool(workers, _arena_size(where[1]))
-                if mine and output is not None:
-                    new.arena[:lo] = mine[-1].arena[:lo]  # the estimates of earlier runs
+                # the estimates of earlier runs of this call move to the new arena; the old
+                # pool is closed first, so that no thread of it is running at the fork
+                kept = mine[-1].arena[:lo] if mine and output is not None else None
                 _drop(pool)
-                _POOLS[workers] = pool = new
+                _POOLS[workers] = pool = _Pool(workers, _arena_size(where[1]))
+                if kept is not None:
+                    pool.arena[:lo] = kept
             pool.arena[where[0] : where[1]] = value
             if output is not None:
                 output.bind(pool.arena)
