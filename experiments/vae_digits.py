@@ -128,7 +128,7 @@ EXTRA_COST = {
 def estimators() -> list[Estimator]:
     """The compared estimators of the encoder gradient, by the names of STYLE."""
     import vartools.jax as vj
-    from vartools.jax.vae import on_logits, unordered_set_per_example
+    from vartools.jax.vae.estimators import on_logits, unordered_set_per_example
 
     return [
         make_estimator(score_function, name="sf"),
@@ -148,7 +148,7 @@ def estimators() -> list[Estimator]:
 
 @functools.lru_cache(maxsize=2)
 def _reference(until: int) -> dict[int, Any]:
-    from vartools.jax.vae import train_vae
+    from vartools.jax.vae.training import train_vae
 
     snaps = STEPS_FULL if until == STEPS_FULL[-1] else STEPS_QUICK
     est = make_estimator(score_function, loo_baseline())
@@ -157,7 +157,7 @@ def _reference(until: int) -> dict[int, Any]:
 
 def problem(step: int, until: int) -> Problem:
     """The encoder-gradient problem for one digit at step ``step`` of the reference run."""
-    from vartools.jax.vae import encoder_problem
+    from vartools.jax.vae.model import encoder_problem
 
     x = load_digits_binary()[[DIGIT]]
     return encoder_problem(
@@ -243,7 +243,7 @@ def ranking(summary: pd.DataFrame) -> pd.DataFrame:
 
 def _vimco_table(exp: Experiment) -> pd.DataFrame:
     """VIMCO against K-sample REINFORCE on the IWAE bound of the measurement digit."""
-    from vartools.jax.vae import vimco_problem
+    from vartools.jax.vae.model import vimco_problem
     from vartools.measure.variance import measure_variance
 
     steps = STEPS_FULL if exp.scale == "full" else STEPS_QUICK
@@ -273,7 +273,7 @@ def _vimco_table(exp: Experiment) -> pd.DataFrame:
 
 def tables(exp: Experiment, summary: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Training curves (5 seeds), the equal-budget ranking and the VIMCO comparison."""
-    from vartools.jax.vae import train_vae
+    from vartools.jax.vae.training import train_vae
 
     cfg = TRAIN[exp.scale]
     data = load_digits_binary()

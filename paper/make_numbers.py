@@ -1427,7 +1427,7 @@ def _vae_hyperparameters() -> dict[str, Any]:
     import inspect
 
     mod = importlib.import_module("experiments.vae_digits")
-    train = importlib.import_module("vartools.jax.vae").train_vae
+    train = importlib.import_module("vartools.jax.vae.training").train_vae
     defaults = {
         k: v.default
         for k, v in inspect.signature(train).parameters.items()

@@ -17,7 +17,8 @@ from vartools.core.capabilities import Capabilities
 from vartools.core.errors import NotSupportedError
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
-from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.discrete.bernoulli import Bernoulli
+from vartools.distributions.discrete.categorical import Categorical
 from vartools.distributions.uniform_noise import UniformNoise
 
 #: Registered frontier estimators (issue 15) and the family name their errors use.

@@ -19,7 +19,8 @@ from vartools.catalogue.registry import get_estimator
 from vartools.catalogue.settings import make_problem
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
-from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.discrete.bernoulli import Bernoulli
+from vartools.distributions.discrete.categorical import Categorical
 from vartools.estimators.base import score_function
 from vartools.estimators.composed import make_estimator
 from vartools.estimators.double_cv import double_cv

@@ -10,7 +10,8 @@ pytest.importorskip("jax")
 import vartools as vt  # noqa: E402
 import vartools.jax as vj  # noqa: E402
 from vartools.estimators.rao_blackwell import local_expectation  # noqa: E402
-from vartools.jax.vae import encoder_problem, init_vae, train_vae  # noqa: E402
+from vartools.jax.vae.model import encoder_problem, init_vae  # noqa: E402
+from vartools.jax.vae.training import train_vae  # noqa: E402
 from vartools.oracles import exact  # noqa: E402
 
 
@@ -74,11 +75,8 @@ from vartools.estimators.rodeo import rodeo  # noqa: E402
 from vartools.estimators.tuned import fitted_coefficients  # noqa: E402
 from vartools.estimators.unordered_set import unordered_set  # noqa: E402
 from vartools.estimators.vimco import vimco  # noqa: E402
-from vartools.jax.vae import (  # noqa: E402
-    on_logits,
-    unordered_set_per_example,
-    vimco_problem,
-)
+from vartools.jax.vae.estimators import on_logits, unordered_set_per_example  # noqa: E402
+from vartools.jax.vae.model import vimco_problem  # noqa: E402
 
 Z = 5.0  # replicate tests: |mean - truth| <= Z standard errors, per coordinate
 

@@ -12,7 +12,8 @@ from matplotlib.figure import Figure
 
 from vartools.catalogue.bandit import make_bandit
 from vartools.catalogue.sbn import EncoderBernoulli
-from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.discrete.bernoulli import Bernoulli
+from vartools.distributions.discrete.categorical import Categorical
 from vartools.distributions.normal import Normal
 from vartools.distributions.uniform_noise import UniformNoise
 from vartools.estimators.base import chain_rule_estimator, score_function

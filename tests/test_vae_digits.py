@@ -26,7 +26,7 @@ def test_equal_budgets_hold_or_are_labelled():
     """Each estimator's cost at its budget n is BUDGET, or within 2 and labelled."""
     prob = V.problem(0, V.STEPS_QUICK[-1])
     from vartools.catalogue.sbn import load_digits_binary
-    from vartools.jax.vae import encoder_problem, init_vae
+    from vartools.jax.vae.model import encoder_problem, init_vae
 
     params = init_vae(8, 32, rng=np.random.default_rng(0))
     minibatch = encoder_problem(params, load_digits_binary()[:32])

@@ -34,7 +34,8 @@ from vartools.core.objectives import Objective, SumOfTerms, separable, sum_of_te
 from vartools.core.optim import adam, cosine_decay, rmsprop, sgd
 from vartools.core.problem import Problem
 from vartools.distributions.beta import Beta
-from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.discrete.bernoulli import Bernoulli
+from vartools.distributions.discrete.categorical import Categorical
 from vartools.distributions.normal import Normal
 from vartools.distributions.poisson import Poisson
 from vartools.estimators.arm import antithetic_moments, arm, disarm

@@ -18,7 +18,7 @@ import pandas as pd
 from vartools.core.objectives import square_distance
 from vartools.core.optim import adam
 from vartools.core.problem import Problem
-from vartools.distributions.discrete import Bernoulli
+from vartools.distributions.discrete.bernoulli import Bernoulli
 from vartools.harness.experiment import Experiment
 
 from .oracles import exact_table

@@ -7,7 +7,7 @@ import numpy as np
 from vartools.control_variates.baselines import loo_baseline
 from vartools.core.objectives import square_distance
 from vartools.core.problem import Problem
-from vartools.distributions.discrete import Bernoulli
+from vartools.distributions.discrete.bernoulli import Bernoulli
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import score_function
 from vartools.estimators.composed import Estimator, make_estimator

@@ -18,7 +18,7 @@ from vartools.core.batch import Batch
 from vartools.core.distribution import Distribution
 from vartools.core.objectives import square_distance
 from vartools.core.problem import Problem
-from vartools.distributions.discrete import Bernoulli
+from vartools.distributions.discrete.bernoulli import Bernoulli
 from vartools.estimators.base import BaseEstimator, chain_rule_estimator, score_function
 from vartools.estimators.composed import Estimator, make_estimator
 from vartools.estimators.rao_blackwell import local_expectation

@@ -40,7 +40,7 @@ from vartools.control_variates.baselines import loo_baseline
 from vartools.core.objectives import separable
 from vartools.core.optim import rmsprop
 from vartools.core.problem import Problem
-from vartools.distributions.discrete import Bernoulli
+from vartools.distributions.discrete.bernoulli import Bernoulli
 from vartools.estimators.arm import disarm
 from vartools.estimators.base import score_function
 from vartools.estimators.composed import Estimator, make_estimator

@@ -39,7 +39,8 @@ from vartools.core.control_variate import ControlVariate
 from vartools.core.objectives import Objective
 from vartools.core.problem import Problem
 from vartools.core.validation import nearest_name
-from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.discrete.bernoulli import Bernoulli
+from vartools.distributions.discrete.categorical import Categorical
 from vartools.estimators.arm import arm, disarm
 from vartools.estimators.base import BaseEstimator, pathwise, score_function
 from vartools.estimators.composed import Estimator, make_estimator

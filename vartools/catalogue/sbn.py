@@ -47,7 +47,7 @@ from vartools.core.optim import adam
 from vartools.core.problem import Problem
 from vartools.core.rng import generator
 from vartools.core.validation import as_finite_array, check_positive_int
-from vartools.distributions.discrete import Bernoulli
+from vartools.distributions.discrete.bernoulli import Bernoulli
 from vartools.estimators.base import BaseEstimator, chain_rule_estimator
 from vartools.measure.training import train
 

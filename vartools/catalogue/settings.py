@@ -27,7 +27,8 @@ from vartools.core.objectives import (
 from vartools.core.problem import Problem
 from vartools.core.validation import nearest_name
 from vartools.distributions.beta import Beta
-from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.discrete.bernoulli import Bernoulli
+from vartools.distributions.discrete.categorical import Categorical
 from vartools.distributions.normal import Normal
 from vartools.distributions.poisson import Poisson
 

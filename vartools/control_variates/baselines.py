@@ -5,7 +5,7 @@ on the sample it multiplies (Mohamed et al. 2020, sec. 7.4.1).
 
 Example:
     >>> import numpy as np
-    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.distributions.discrete.bernoulli import Bernoulli
     >>> from vartools.core.problem import Problem
     >>> from vartools.estimators.composed import make_estimator
     >>> from vartools.estimators.base import score_function

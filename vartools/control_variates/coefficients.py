@@ -61,7 +61,7 @@ cancels) and running moments are accumulated in float64.
 
 Example:
     >>> import numpy as np
-    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.distributions.discrete.bernoulli import Bernoulli
     >>> from vartools.core.problem import Problem
     >>> from vartools.estimators.composed import make_estimator
     >>> from vartools.estimators.base import score_function

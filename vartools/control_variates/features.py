@@ -109,7 +109,7 @@ def function_features(fn: Callable[[np.ndarray], Any], mean: Any, name: str = "h
 
     Example:
         >>> import numpy as np
-        >>> from vartools.distributions.discrete import Bernoulli
+        >>> from vartools.distributions.discrete.bernoulli import Bernoulli
         >>> d = Bernoulli([0.0, 0.0])  # E[x0 x1] = 1/4
         >>> feats = function_features(lambda x: x[..., 0] * x[..., 1], 0.25, name="x0x1")
         >>> feats.name

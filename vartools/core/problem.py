@@ -2,7 +2,7 @@
 
 Example:
     >>> import numpy as np
-    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.distributions.discrete.bernoulli import Bernoulli
     >>> prob = Problem("toy", Bernoulli(logits=[0.0, 0.0]), lambda b: b.sum(-1))
     >>> prob.evaluate(np.ones((4, 3, 2))).shape
     (4, 3)

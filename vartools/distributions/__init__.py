@@ -14,7 +14,7 @@ uniforms and call ``noise_from_uniform``; ``sample`` equals
 
 Example:
     >>> import numpy as np
-    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.distributions.discrete.bernoulli import Bernoulli
     >>> d = Bernoulli(logits=[0.0, 1.0])
     >>> d.param_names
     ('logits[0]', 'logits[1]')

@@ -9,7 +9,7 @@ estimator, a chain of control variates and a sampler into one ``Estimator``.
 
 Example:
     >>> import numpy as np
-    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.distributions.discrete.bernoulli import Bernoulli
     >>> from vartools.core.problem import Problem
     >>> from vartools.estimators.base import score_function
     >>> from vartools.estimators.composed import make_estimator

@@ -88,7 +88,7 @@ def param_coordinates(dist: Distribution) -> np.ndarray:
     scale[d] -> d (the ``param_coordinates`` capability of the distribution).
 
     Example:
-        >>> from vartools.distributions.discrete import Categorical
+        >>> from vartools.distributions.discrete.categorical import Categorical
         >>> param_coordinates(Categorical(np.zeros((2, 3)))).tolist()
         [0, 0, 0, 1, 1, 1]
     """

@@ -27,7 +27,7 @@ outcome (``Batch.n_evals`` = n K for n outcomes; n = 1 is the usual use).
 
 Example:
     >>> import numpy as np
-    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.distributions.discrete.bernoulli import Bernoulli
     >>> from vartools.estimators.composed import make_estimator
     >>> from vartools.oracles.exact import exact_gradient, exact_moments
     >>> prob = multi_sample_problem(

@@ -25,7 +25,8 @@ import numpy as np
 from vartools.core.distribution import DEFAULT_SUPPORT_BUDGET, Distribution
 from vartools.core.validation import as_finite_array, check_positive_int, check_reps, check_rng
 from vartools.distributions.budget import check_budget
-from vartools.distributions.discrete import Bernoulli, Categorical
+from vartools.distributions.discrete.bernoulli import Bernoulli
+from vartools.distributions.discrete.categorical import Categorical
 from vartools.jax._compat import x64
 from vartools.jax.model import JaxModel
 from vartools.jax.noise import draw_noise, noise_from_uniform

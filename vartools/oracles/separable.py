@@ -37,7 +37,7 @@ Example:
     >>> import numpy as np
     >>> from vartools.core.objectives import separable
     >>> from vartools.core.problem import Problem
-    >>> from vartools.distributions.discrete import Bernoulli
+    >>> from vartools.distributions.discrete.bernoulli import Bernoulli
     >>> prob = Problem("big", Bernoulli(np.zeros(10_000)), separable(lambda b: b, 10_000))
     >>> m = separable_sf_moments(prob)
     >>> float(m.g[0]), float(m.ef)  # d/dlogit E[b] = 1/4, E[f] = 10000 / 2

@@ -119,7 +119,7 @@ def antithetic() -> Sampler:
 
     Example:
         >>> import numpy as np
-        >>> from vartools.distributions.discrete import Bernoulli
+        >>> from vartools.distributions.discrete.bernoulli import Bernoulli
         >>> u = antithetic().draw(Bernoulli([0.0]), 2, rng=np.random.default_rng(1))
         >>> bool(np.isclose(u[0, 0] + u[1, 0], 1.0))
         True
@@ -152,7 +152,7 @@ def stratified() -> Sampler:
 
     Example:
         >>> import numpy as np
-        >>> from vartools.distributions.discrete import Bernoulli
+        >>> from vartools.distributions.discrete.bernoulli import Bernoulli
         >>> u = stratified().draw(Bernoulli([0.0]), 4, rng=np.random.default_rng(0))
         >>> np.sort(np.floor(4 * u[:, 0])).tolist()
         [0.0, 1.0, 2.0, 3.0]
