@@ -8,9 +8,12 @@ use enumeration or quadrature and ``ATOL``.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -140,3 +143,37 @@ def in_fresh_interpreter(module_file: str, test: str) -> bool:
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     return True
+
+
+@contextlib.contextmanager
+def killed_leaves_no_orphans(
+    proc: subprocess.Popen, started: Callable[[], bool], what: str
+) -> Iterator[None]:
+    """SIGKILL ``proc`` once ``started()`` holds; no child of it may outlive it by 5 s.
+
+    The body runs after the kill check; whatever happens, no process of the test is left
+    behind.
+    """
+    import psutil
+
+    children: list[psutil.Process] = []
+    try:
+        main = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        while not started():
+            assert time.monotonic() < deadline, f"no {what} within 60 s"
+            assert proc.poll() is None, "the main process ended early"
+            time.sleep(0.05)
+        children = main.children(recursive=True)
+        assert len(children) >= 2, children  # the workers (and a forkserver)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        _, alive = psutil.wait_procs(children, timeout=5)
+        assert not alive, f"orphans 5 s after the main process was killed: {alive}"
+        yield
+    finally:  # never leave a process of the test behind, even when it fails
+        proc.kill()
+        proc.wait(10)
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()

@@ -18,7 +18,6 @@ from vartools.measure import statistics
 from vartools.measure.column_stats import (
     chunk_stats,
     coordinate_spans,
-    coordinate_stats,
     join_chunks,
 )
 from vartools.measure.rows import aggregate_groups
@@ -77,4 +76,3 @@ def test_fused_statistics_equal_the_separate_passes(
     assert len(parts) == len(coordinate_spans(r, p)) and len(want["variance"]) == p
     _equal(columns, want)
     _equal(groups, aggregate_groups(e, e_ref, blocks, confidence=0.9))
-    _equal(coordinate_stats(e, e_ref, truth, confidence=0.9, same=same), want)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import psutil
 import pytest
+from conftest import killed_leaves_no_orphans
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,14 +50,6 @@ EXPERIMENT = Experiment(
 """
 
 
-def _wait(cond, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
-        time.sleep(0.05)
-
-
 # the local Dask cluster's workers end with the main process by Dask's own nanny
 # mechanism (this passed before the processes executor's fix too): a guard, kept slow
 DASK = pytest.param("dask", marks=pytest.mark.slow)
@@ -78,21 +68,5 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path, executor):
     cmd += ["--scale", "full", "--executor", executor, "--workers", "2", "--no-progress"]
     cmd += ["--out", str(tmp_path / "out")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    children: list[psutil.Process] = []
-    try:
-        main = psutil.Process(proc.pid)
-        _wait((d / "started").exists, 60, "a worker to start computing")
-        children = main.children(recursive=True)
-        assert len(children) >= 2, children  # the workers (and the forkserver)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        gone, alive = psutil.wait_procs(children, timeout=5)
-        assert not alive, f"orphans 5 s after the main process was killed: {alive}"
-    finally:  # never leave a process of this test behind, even when it fails
-        proc.kill()
-        proc.wait(10)
-        for child in children:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
+    with killed_leaves_no_orphans(proc, (d / "started").exists, "worker computing"):
+        pass

@@ -11,7 +11,6 @@ serial one bit for bit in every column but the timing.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -20,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 import pytest
-from conftest import in_fresh_interpreter
+from conftest import in_fresh_interpreter, killed_leaves_no_orphans
 
 import vartools as vt
 from vartools.measure import statistics
@@ -155,24 +153,5 @@ def test_measure_variance_workers_exit_when_the_main_process_is_killed(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, str(script), str(started)], env=env, stdout=subprocess.DEVNULL
     )
-    children: list[psutil.Process] = []
-    try:
-        deadline = time.monotonic() + 60
-        while not started.exists():
-            assert time.monotonic() < deadline, "no worker started computing within 60 s"
-            assert proc.poll() is None, "the measurement ended early"
-            time.sleep(0.05)
-        children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 2, children
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-        _, alive = psutil.wait_procs(children, timeout=5)
-        assert not alive, f"orphans 5 s after the main process was killed: {alive}"
-    finally:
-        proc.kill()
-        proc.wait(10)
-        for child in children:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
+    with killed_leaves_no_orphans(proc, started.exists, "worker computing"):
+        pass

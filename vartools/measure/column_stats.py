@@ -11,7 +11,8 @@ Here the columns are cut into ``coordinate_spans`` (at most ``STATS_ELEMENTS`` f
 entries each). ``chunk_stats`` computes one span's influence once, and from it that
 span's columns and its shares of the aggregates (``statistics.chunk_partials``).
 ``join_chunks`` puts the spans together in order. The sums are those that
-``coordinate_stats`` and ``aggregate_groups`` compute, in the same order, so the numbers
+the separate passes (per span ``replicate_stats`` and ``paired_ratio``, then
+``aggregate_groups``) compute, in the same order, so the numbers
 are the same bit for bit (``tests/test_column_stats.py``). The spans are also the unit of
 parallel work: ``measure_variance``'s workers compute them, and the main process joins.
 """
@@ -37,7 +38,6 @@ __all__ = [
     "ChunkStats",
     "chunk_stats",
     "coordinate_spans",
-    "coordinate_stats",
     "join_chunks",
     "join_columns",
 ]
@@ -141,27 +141,6 @@ def join_chunks(
             bname, b0, b1 = blocks[k - (0 if head else 1)]
             groups.append((bname, "block_", b0, b1, res, ratio))
     return columns, groups
-
-
-def coordinate_stats(
-    e: np.ndarray,
-    e_ref: np.ndarray,
-    truth: np.ndarray | None,
-    *,
-    confidence: float = 0.95,
-    same: bool = False,
-) -> dict[str, np.ndarray]:
-    """Per-coordinate statistics of replicates ``e`` (R, p) and their ratio to ``e_ref``.
-
-    ``replicate_stats`` plus the paired variance ratio against ``e_ref`` ("ratio",
-    "ratio_lo", "ratio_hi"), computed over the column chunks ``coordinate_spans``
-    (bounded memory); ``same``: ``e_ref`` is ``e``.
-    """
-    parts = [
-        chunk_stats(e, e_ref, truth, span, [], confidence=confidence, same=same).columns
-        for span in coordinate_spans(*e.shape)
-    ]
-    return join_columns(parts)
 
 
 def join_columns(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
